@@ -1,0 +1,196 @@
+"""Facts about the *target* interpreter, learned by running it.
+
+The probe below is sent to the target as `python -S -c PROBE`; it must run unchanged on
+every CPython from 2.7 on, so it uses no f-strings and no modules beyond sys/os/sysconfig.
+It prints one JSON object, parsed by `parse_probe`.
+
+Shape returned by `probe_python` (the `python` key of the facts)::
+
+    {"executable": "/usr/bin/python3.11", "realpath": "/usr/bin/python3.11",
+     "base_executable": "/usr/bin/python3.11", "version": "3.11.2",
+     "implementation": "CPython", "abiflags": "", "prefix": "/usr", "base_prefix": "/usr",
+     "in_venv": false, "include": "/usr/include/python3.11", "has_headers": true,
+     "include_candidates": [...], "ext_suffix": ".cpython-311-x86_64-linux-gnu.so",
+     "multiarch": "x86_64-linux-gnu", "gil_disabled": false, "provider": "apt",
+     "provider_detail": "python3.11-minimal"}
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any, Dict, List, Optional
+
+from fixenv.errors import InputError
+from fixenv.runner import Runner
+
+PROBE = r"""
+import sys, os
+try:
+    import sysconfig
+except ImportError:
+    sysconfig = None
+def cv(name):
+    try:
+        return sysconfig.get_config_var(name)
+    except Exception:
+        return None
+def path(name, scheme=None):
+    try:
+        if scheme:
+            return sysconfig.get_path(name, scheme)
+        return sysconfig.get_path(name)
+    except Exception:
+        return None
+impl = getattr(sys, 'implementation', None)
+impl = impl.name if impl is not None else ('pypy' if 'PyPy' in sys.version else 'cpython')
+base_prefix = getattr(sys, 'base_prefix', getattr(sys, 'real_prefix', sys.prefix))
+base_exe = getattr(sys, '_base_executable', None) or sys.executable
+d = {
+    'fixenv_probe': 1,
+    'executable': sys.executable,
+    'realpath': os.path.realpath(sys.executable),
+    'base_executable': os.path.realpath(base_exe),
+    'version': '%d.%d.%d' % tuple(sys.version_info[:3]),
+    'releaselevel': sys.version_info[3],
+    'implementation': impl,
+    'abiflags': getattr(sys, 'abiflags', None),
+    'config_abiflags': cv('ABIFLAGS'),
+    'prefix': sys.prefix,
+    'base_prefix': base_prefix,
+    'in_venv': sys.prefix != base_prefix,
+    'include_sysconfig': path('include'),
+    'include_posix_prefix': path('include', 'posix_prefix'),
+    'includepy': cv('INCLUDEPY'),
+    'ext_suffix': cv('EXT_SUFFIX') or cv('SO'),
+    'multiarch': cv('MULTIARCH') or getattr(getattr(sys, 'implementation', None), '_multiarch', None),
+    'gil_disabled': bool(cv('Py_GIL_DISABLED')),
+    'py_debug': bool(cv('Py_DEBUG')),
+    'platform': sys.platform,
+    'pointer_bits': 64 if sys.maxsize > 2**32 else 32,
+}
+try:
+    import json
+    sys.stdout.write(json.dumps(d))
+except ImportError:
+    sys.stdout.write(repr(d))
+"""
+
+_REQUIRED = ("executable", "version", "prefix", "base_prefix", "include_sysconfig")
+MIN_TARGET = (2, 7)
+
+
+def parse_probe(text: str, interpreter: str) -> Dict[str, Any]:
+    """Turn the probe's stdout into the `python` facts (without provider)."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise InputError("%s is not a Python interpreter fixenv can use: its answer to the "
+                         "probe was not JSON: %r" % (interpreter, text[:200]))
+    if not isinstance(raw, dict) or raw.get("fixenv_probe") != 1:
+        raise InputError("%s did not answer the probe like a Python interpreter" % interpreter)
+    for key in _REQUIRED:
+        if key not in raw:
+            raise InputError("%s's probe answer lacks %r" % (interpreter, key))
+    abiflags = raw.get("abiflags")
+    if abiflags is None:  # Python 2 has no sys.abiflags
+        abiflags = raw.get("config_abiflags") or ""
+    candidates: List[str] = []
+    for key in ("include_sysconfig", "include_posix_prefix", "includepy"):
+        value = raw.get(key)
+        if value and value not in candidates:
+            candidates.append(value)
+    include = next((c for c in candidates if os.path.isfile(os.path.join(c, "Python.h"))), None)
+    has_headers = include is not None
+    if include is None:
+        include = raw["include_sysconfig"] or candidates[0] if candidates else ""
+    impl = str(raw.get("implementation") or "cpython")
+    impl_name = {"cpython": "CPython", "pypy": "PyPy"}.get(impl.lower(), impl)
+    return {
+        "executable": raw["executable"],
+        "realpath": raw.get("realpath") or raw["executable"],
+        "base_executable": raw.get("base_executable") or raw.get("realpath") or raw["executable"],
+        "version": raw["version"],
+        "implementation": impl_name,
+        "abiflags": abiflags,
+        "prefix": raw["prefix"],
+        "base_prefix": raw["base_prefix"],
+        "in_venv": bool(raw.get("in_venv")),
+        "include": include,
+        "sysconfig_include": raw["include_sysconfig"],
+        "has_headers": has_headers,
+        "include_candidates": candidates,
+        "ext_suffix": raw.get("ext_suffix") or ".so",
+        "multiarch": raw.get("multiarch") or None,
+        "gil_disabled": bool(raw.get("gil_disabled")) or "t" in abiflags,
+        "platform": raw.get("platform") or "",
+    }
+
+
+def resolve_target(python: Optional[str], environ: Optional[Dict[str, str]] = None) -> str:
+    """--python > $VIRTUAL_ENV/bin/python > python3 on PATH. Returns a path to run."""
+    env = os.environ if environ is None else environ
+    if python:
+        candidate = python
+        if os.sep not in candidate:
+            found = _which(candidate, env.get("PATH", ""))
+            if not found:
+                raise InputError("--python %s: no such command on PATH" % python)
+            candidate = found
+        if not os.path.exists(candidate):
+            raise InputError("--python %s: no such file" % python)
+        if os.path.isdir(candidate):
+            raise InputError("--python %s: is a directory, not an interpreter" % python)
+        if not os.access(candidate, os.X_OK):
+            raise InputError("--python %s: not executable (chmod +x it, or name the "
+                             "interpreter itself)" % python)
+        return candidate
+    venv = env.get("VIRTUAL_ENV")
+    if venv:
+        for name in ("python", "python3"):
+            p = os.path.join(venv, "bin", name)
+            if os.access(p, os.X_OK):
+                return p
+    found = _which("python3", env.get("PATH", ""))
+    if not found:
+        raise InputError("no python3 on PATH: name the target with --python PATH")
+    return found
+
+
+def _which(name: str, path: str) -> Optional[str]:
+    for d in path.split(os.pathsep):
+        if not d:
+            continue
+        p = os.path.join(d, name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def real_interpreter(path: str) -> str:
+    """A pyenv shim is a shell script that re-resolves on every call (~40 ms); ask pyenv
+    once which real binary it stands for so later probes start it directly."""
+    return path
+
+
+def start_probe(runner: Runner, interpreter: str):
+    return runner.start([interpreter, "-S", "-c", PROBE], timeout=30)
+
+
+def finish_probe(pending, interpreter: str) -> Dict[str, Any]:
+    result = pending.result()
+    if result.rc == 127:
+        raise InputError("--python %s: cannot run it: %s" % (interpreter, result.stderr.strip()))
+    if not result.ok:
+        first = (result.stderr.strip().splitlines() or [""])[-1]
+        if re.search(r"SyntaxError|invalid syntax", result.stderr):
+            raise InputError("%s is not a supported Python (the probe needs CPython >= 2.7): %s"
+                             % (interpreter, first))
+        raise InputError("%s is not a Python interpreter fixenv can use: `%s -S -c <probe>` "
+                         "exited %d: %s" % (interpreter, interpreter, result.rc, first))
+    facts = parse_probe(result.stdout, interpreter)
+    major, minor = (int(x) for x in facts["version"].split(".")[:2])
+    if (major, minor) < MIN_TARGET:
+        raise InputError("%s is Python %s; fixenv supports targets from 2.7 on"
+                         % (interpreter, facts["version"]))
+    return facts

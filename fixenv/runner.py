@@ -1,0 +1,186 @@
+"""The one seam where fixenv starts processes.
+
+Every probe, package-manager call and compiler run goes through a Runner. Commands are argv
+lists, never shell strings. A missing executable is a result (rc 127), not a crash.
+
+`Runner` runs things. `RecordingRunner` records every call and refuses any call marked
+`mutating=True`: `plan` uses it, so planning cannot change the machine by construction.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
+
+from fixenv.errors import MutationRefused
+
+LineCallback = Callable[[str], None]
+
+NOT_FOUND_RC = 127
+TIMEOUT_RC = 124
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple
+    rc: int
+    stdout: str
+    stderr: str
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+    @property
+    def output(self) -> str:
+        """stdout and stderr together, for error messages."""
+        both = (self.stdout.rstrip() + "\n" + self.stderr.rstrip()).strip()
+        return both
+
+    def tail(self, lines: int = 15) -> str:
+        return "\n".join(self.output.splitlines()[-lines:])
+
+
+def _check_argv(argv: Sequence[str]) -> tuple:
+    if isinstance(argv, (str, bytes)) or not argv:
+        raise TypeError("argv must be a non-empty list of strings, got %r" % (argv,))
+    for a in argv:
+        if not isinstance(a, str):
+            raise TypeError("argv element is not a string: %r" % (a,))
+    return tuple(argv)
+
+
+class Pending:
+    """A started process whose result is collected later (for concurrent probes)."""
+
+    def __init__(self, proc: Optional[subprocess.Popen], argv: tuple, started: float,
+                 timeout: Optional[float], input: Optional[str] = None,
+                 immediate: Optional[Result] = None):
+        self._proc = proc
+        self._argv = argv
+        self._started = started
+        self._timeout = timeout
+        self._input = input
+        self._result = immediate
+
+    def result(self) -> Result:
+        if self._result is not None:
+            return self._result
+        assert self._proc is not None
+        try:
+            out, err = self._proc.communicate(self._input, timeout=self._timeout)
+            rc = self._proc.returncode
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            out, err = self._proc.communicate()
+            rc = TIMEOUT_RC
+            err = (err or "") + "\nfixenv: timed out after %ss" % self._timeout
+        self._result = Result(self._argv, rc, out or "", err or "", time.monotonic() - self._started)
+        return self._result
+
+
+@dataclass
+class Runner:
+    """Runs argv lists. `env` overrides are merged over os.environ."""
+
+    calls: List[tuple] = field(default_factory=list)
+
+    def _env(self, env: Optional[Mapping[str, str]]) -> Optional[Dict[str, str]]:
+        if env is None:
+            return None
+        merged = dict(os.environ)
+        for k, v in env.items():
+            if v is None:
+                merged.pop(k, None)
+            else:
+                merged[k] = v
+        return merged
+
+    def start(self, argv: Sequence[str], *, mutating: bool = False,
+              env: Optional[Mapping[str, str]] = None, timeout: Optional[float] = 120,
+              input: Optional[str] = None, cwd: Optional[str] = None) -> Pending:
+        """Start a process now; collect it with .result(). Used to run probes concurrently."""
+        args = _check_argv(argv)
+        self._before(args, mutating)
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                list(args), stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self._env(env), cwd=cwd,
+                universal_newlines=True, errors="replace",
+            )
+        except (FileNotFoundError, PermissionError, NotADirectoryError, OSError) as exc:
+            return Pending(None, args, started, timeout, immediate=Result(
+                args, NOT_FOUND_RC, "", "%s: %s" % (args[0], exc.strerror or exc)))
+        return Pending(proc, args, started, timeout, input)
+
+    def run(self, argv: Sequence[str], *, mutating: bool = False,
+            env: Optional[Mapping[str, str]] = None, timeout: Optional[float] = 120,
+            input: Optional[str] = None, cwd: Optional[str] = None,
+            on_line: Optional[LineCallback] = None) -> Result:
+        """Run to completion. With on_line, output is streamed line by line as it comes."""
+        if on_line is None:
+            return self.start(argv, mutating=mutating, env=env, timeout=timeout,
+                              input=input, cwd=cwd).result()
+        args = _check_argv(argv)
+        self._before(args, mutating)
+        return self._stream(args, env, timeout, cwd, on_line)
+
+    def _before(self, args: tuple, mutating: bool) -> None:
+        self.calls.append(args)
+
+    def _stream(self, args: tuple, env: Optional[Mapping[str, str]], timeout: Optional[float],
+                cwd: Optional[str], on_line: LineCallback) -> Result:
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, env=self._env(env), cwd=cwd,
+                universal_newlines=True, errors="replace", bufsize=1,
+            )
+        except OSError as exc:
+            return Result(args, NOT_FOUND_RC, "", "%s: %s" % (args[0], exc.strerror or exc))
+        lines: List[str] = []
+        timed_out = threading.Event()
+
+        def _kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, _kill) if timeout else None
+        if timer:
+            timer.daemon = True
+            timer.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line)
+                on_line(line.rstrip("\n"))
+            rc = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            if timer:
+                timer.cancel()
+        err = ""
+        if timed_out.is_set():
+            rc = TIMEOUT_RC
+            err = "fixenv: timed out after %ss" % timeout
+        return Result(args, rc, "".join(lines), err, time.monotonic() - started)
+
+
+@dataclass
+class RecordingRunner(Runner):
+    """Runs read-only probes, records everything, refuses anything that changes the machine."""
+
+    def _before(self, args: tuple, mutating: bool) -> None:
+        self.calls.append(args)
+        if mutating:
+            raise MutationRefused(
+                "refused to run a changing command while planning: %s" % " ".join(args))
