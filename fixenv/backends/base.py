@@ -1,0 +1,34 @@
+"""What a package-manager backend provides. Each backend is a module with these names."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+try:
+    from typing import Protocol
+except ImportError:  # pragma: no cover - Python < 3.8
+    Protocol = object  # type: ignore[assignment,misc]
+
+
+
+from fixenv.model import Command
+from fixenv.runner import Runner
+
+Facts = Mapping[str, Any]
+
+
+class Backend(Protocol):  # pragma: no cover - a typing description
+    NAME: str
+    NEEDS_ROOT: bool  # installs need root (sudo -n is prefixed when not root)
+
+    def query(self, names: Sequence[str], runner: Runner, facts: Facts) -> Dict[str, Optional[str]]:
+        """Read-only: installed version of each name, or None when not installed."""
+
+    def install(self, names: Sequence[str], *, reinstall: bool, prefix: Optional[str],
+                facts: Facts) -> List[Command]:
+        """The commands that install (or reinstall) `names`."""
+
+    def needs_refresh(self, names: Sequence[str], runner: Runner, facts: Facts) -> bool:
+        """Read-only: must the metadata be refreshed before installing `names`?"""
+
+    def refresh(self) -> Optional[Command]:
+        """The metadata refresh command, or None when the manager has none."""

@@ -1,0 +1,213 @@
+"""The command line: parse, call the engine, render, map errors to exit codes.
+
+Heavy modules are imported inside the commands that need them, so `plan` stays fast.
+Exit codes: see fixenv/errors.py and README.md.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+import typer
+
+from fixenv import __version__, errors
+
+app = typer.Typer(
+    add_completion=True, no_args_is_help=True, rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Make Python.h reachable for the Python you run, install a compiler, and prove it.",
+)
+
+STATE: Dict[str, Any] = {"debug": False}
+
+PythonOpt = typer.Option(None, "--python", "-p", metavar="PATH",
+                         help="Target interpreter (default: the active venv, else python3).")
+JsonOpt = typer.Option(False, "--json", help="Print JSON instead of text.")
+PlaybookOpt = typer.Option(None, "--playbook", metavar="NAME|PATH",
+                           help="A bundled playbook name or a path (default: python-headers).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo("fixenv %s" % __version__)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    STATE["debug"] = debug
+
+
+def _out(data: Any, as_json: bool, text: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, sort_keys=False))
+    else:
+        typer.echo(text)
+
+
+def _facts(python: Optional[str]):
+    from fixenv.facts import gather
+    from fixenv.runner import RecordingRunner
+
+    return gather(RecordingRunner(), python)
+
+
+@app.command()
+def detect(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt) -> None:
+    """Show the facts fixenv plans from (OS, managers, target Python, compilers)."""
+    from fixenv.render import facts_text
+
+    facts = _facts(python)
+    _out(facts, as_json, facts_text(facts) if not as_json else "")
+
+
+@app.command()
+def playbooks(as_json: bool = JsonOpt) -> None:
+    """List the bundled playbooks."""
+    from fixenv.engine import bundled, load_playbook
+
+    rows = []
+    for name, path in sorted(bundled().items()):
+        pb = load_playbook(path)
+        rows.append({"name": name, "path": path, "description": pb.description,
+                     "steps": [s.id for s in pb.steps]})
+    _out(rows, as_json, "\n".join("%-16s %s" % (r["name"], r["description"]) for r in rows))
+
+
+def _plan(python: Optional[str], facts_file: Optional[str], playbook: Optional[str]):
+    from fixenv.engine import load_playbook, make_plan
+    from fixenv.runner import RecordingRunner
+
+    if facts_file and python:
+        raise errors.UsageError("--facts and --python conflict: a facts file already names "
+                                "its Python", hint="drop one of them")
+    pb = load_playbook(playbook)
+    if facts_file:
+        from fixenv.facts import load_file
+
+        facts = load_file(facts_file)
+        return facts, make_plan(pb, facts, RecordingRunner(), probe=False)
+    runner = RecordingRunner()
+    from fixenv.facts import gather
+
+    facts = gather(runner, python)
+    return facts, make_plan(pb, facts, runner, probe=True)
+
+
+@app.command()
+def plan(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Accepted; plan never changes anything."),
+    python: Optional[str] = PythonOpt,
+    facts_file: Optional[str] = typer.Option(None, "--facts", metavar="FILE",
+                                             help="Plan for the machine this facts JSON describes."),
+    playbook: Optional[str] = PlaybookOpt,
+    as_json: bool = JsonOpt,
+    exit_code: bool = typer.Option(False, "--exit-code",
+                                   help="Exit 10 when changes are pending, 0 when none."),
+) -> None:
+    """Show what apply would do, step by step. Changes nothing."""
+    from fixenv.render import plan_text
+
+    facts, p = _plan(python, facts_file, playbook)
+    sudo = not facts["privilege"]["root"]
+    _out(p.to_json(), as_json, plan_text(p, sudo) if not as_json else "")
+    if exit_code and p.changes_pending:
+        raise typer.Exit(errors.CHANGES_PENDING)
+
+
+def _confirm(yes: bool, n: int) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise errors.NotConfirmed("apply would change this machine and there is no terminal to "
+                                  "ask: pass --yes", hint="`fixenv plan` shows what would change")
+    if not typer.confirm("Apply %d change%s?" % (n, "" if n == 1 else "s"), default=False):
+        raise errors.NotConfirmed("nothing changed (not confirmed)")
+
+
+@app.command()
+def apply(
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before changing things."),
+    python: Optional[str] = PythonOpt,
+    playbook: Optional[str] = PlaybookOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run the plan (installs headers and a compiler as needed), then verify."""
+    from fixenv.engine import apply_plan
+    from fixenv.facts import gather
+    from fixenv.model import Recap, StepOutcome
+    from fixenv.render import recap_text
+    from fixenv.runner import RecordingRunner, Runner
+    from fixenv.verify import verify
+
+    facts, p = _plan(python, None, playbook)
+    if p.changes_pending:
+        _confirm(yes, sum(1 for s in p.steps if s.status == "change"))
+        progress = None if as_json else (lambda line: typer.echo("  | " + line, err=True))
+        recap = apply_plan(p, facts, Runner(), on_line=progress)
+    else:
+        recap = Recap(tuple(StepOutcome(s.id, "ok" if s.status == "ok" else "skipped", s.reason)
+                            for s in p.steps))
+    if not recap.failed:
+        if recap.count("changed"):
+            facts = gather(RecordingRunner(), python)
+        recap = Recap(recap.steps, verify(facts, Runner()), recap.interrupted)
+    _out(recap.to_json(), as_json, recap_text(recap) if not as_json else "")
+    if not recap.ok:
+        raise typer.Exit(errors.FAILED)
+
+
+@app.command("verify")
+def verify_cmd(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt) -> None:
+    """Build and import a C extension with the target Python; fail if it does not work."""
+    from fixenv.render import verify_text
+    from fixenv.runner import Runner
+    from fixenv.verify import verify
+
+    result = verify(_facts(python), Runner())
+    _out(result.to_json(), as_json, verify_text(result) if not as_json else "")
+    if not result.ok:
+        raise typer.Exit(errors.FAILED)
+
+
+def run(argv: Optional[List[str]] = None) -> int:
+    """Entry point: run the app and map every outcome to a documented exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="fixenv", standalone_mode=False)
+        return 0
+    except errors.FixenvError as exc:
+        if debug:
+            raise
+        typer.echo("fixenv: error: %s" % exc.message, err=True)
+        if exc.hint:
+            typer.echo("fixenv: hint: %s" % exc.hint, err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("fixenv: interrupted", err=True)
+        return errors.INTERRUPTED
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return errors.USAGE
+        if isinstance(exc, click.exceptions.Abort):
+            typer.echo("fixenv: aborted", err=True)
+            return errors.INTERRUPTED
+        if debug:
+            raise
+        typer.echo("fixenv: internal error: %s: %s (this is a bug; rerun with --debug for the "
+                   "traceback)" % (type(exc).__name__, exc), err=True)
+        return errors.INTERNAL

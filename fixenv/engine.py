@@ -1,0 +1,153 @@
+"""Load playbooks, plan (pure: facts + playbook + read-only queries), apply the plan."""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from fixenv.errors import InputError, PrivilegeError
+from fixenv.kinds.common import PlanContext
+from fixenv.model import CHANGE, OK, SKIP, Plan, PlannedStep, Recap, StepOutcome
+from fixenv.playbook.model import Playbook
+from fixenv.runner import Runner
+
+DEFAULT_PLAYBOOK = "python-headers"
+
+Event = Callable[[str, Dict[str, Any]], None]
+
+
+def playbook_dirs() -> List[str]:
+    """Bundled playbooks: the top-level playbooks/ of a checkout, or fixenv/playbooks in a
+    wheel (both are the same files)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    return [os.path.join(here, "playbooks"), os.path.join(os.path.dirname(here), "playbooks")]
+
+
+def bundled() -> Dict[str, str]:
+    """name -> path of every bundled playbook."""
+    found: Dict[str, str] = {}
+    for d in playbook_dirs():
+        if not os.path.isdir(d):
+            continue
+        for entry in sorted(os.listdir(d)):
+            if entry.endswith((".yaml", ".yml")):
+                found.setdefault(entry.rsplit(".", 1)[0], os.path.join(d, entry))
+    return found
+
+
+def resolve_playbook(name_or_path: Optional[str]) -> str:
+    name = name_or_path or DEFAULT_PLAYBOOK
+    if os.sep in name or name.endswith((".yaml", ".yml")) or os.path.exists(name):
+        return name
+    paths = bundled()
+    if name not in paths:
+        raise InputError("no bundled playbook named %r; bundled: %s (or give a path to a .yaml)"
+                         % (name, ", ".join(sorted(paths)) or "none"))
+    return paths[name]
+
+
+def load_playbook(name_or_path: Optional[str] = None) -> Playbook:
+    from fixenv.playbook.loader import load_path
+
+    return load_path(resolve_playbook(name_or_path))
+
+
+def make_plan(playbook: Playbook, facts: Mapping[str, Any], runner: Runner, *,
+              probe: bool = True) -> Plan:
+    """Plan every step. Runs only read-only queries: `plan` passes a RecordingRunner."""
+    from fixenv.kinds import KINDS
+
+    pctx = PlanContext(probe=probe)
+    steps: List[PlannedStep] = []
+    for step in playbook.steps:
+        if step.when is not None and not step.when.evaluate(facts):
+            steps.append(PlannedStep(step.id, step.kind, step.name, SKIP,
+                                     "not needed here: `%s` is false" % step.when.source))
+            continue
+        if step.unless is not None and step.unless.evaluate(facts):
+            if step.ok_reason is not None:
+                from fixenv.kinds.common import render
+                reason = render(step.ok_reason, facts, step, "reason")
+            else:
+                reason = "already satisfied: `%s`" % step.unless.source
+            steps.append(PlannedStep(step.id, step.kind, step.name, OK, reason))
+            continue
+        steps.append(KINDS[step.kind].plan(step, facts, runner, pctx))
+    return Plan(playbook=playbook.name, steps=tuple(steps),
+                target=str(facts["python"].get("executable", "")),
+                facts_source="probed" if probe else "file")
+
+
+def root_commands_blocked(plan: Plan, facts: Mapping[str, Any]) -> List[str]:
+    """Commands that need root when we are neither root nor allowed `sudo -n`."""
+    priv = facts["privilege"]
+    if priv.get("root") or priv.get("sudo"):
+        return []
+    out = []
+    for s in plan.steps:
+        if s.status != CHANGE:
+            continue
+        out += [c.display() for c in s.commands if c.root]
+        out += ["write %s" % f.path for f in s.files if f.root]
+    return out
+
+
+def apply_plan(plan: Plan, facts: Mapping[str, Any], runner: Runner, *,
+               on_event: Optional[Event] = None, on_line: Optional[Callable[[str], None]] = None
+               ) -> Recap:
+    """Run the plan's changes in order; stop at the first failure. Does not verify."""
+    emit = on_event or (lambda name, data: None)
+    blocked = root_commands_blocked(plan, facts)
+    if blocked:
+        raise PrivilegeError(
+            "these changes need root, and this user is not root and may not use `sudo -n`",
+            hint="ask an admin to run: " + "; ".join("sudo " + b for b in blocked))
+    use_sudo = not facts["privilege"].get("root")
+    outcomes: List[StepOutcome] = []
+    failed = False
+    for s in plan.steps:
+        if failed:
+            outcomes.append(StepOutcome(s.id, "not_run", "an earlier step failed"))
+            continue
+        if s.status == OK:
+            outcomes.append(StepOutcome(s.id, "ok", s.reason))
+            continue
+        if s.status == SKIP:
+            outcomes.append(StepOutcome(s.id, "skipped", s.reason))
+            continue
+        emit("step_start", {"id": s.id, "reason": s.reason})
+        ran: List[tuple] = []
+        outputs: List[str] = []
+        error = ""
+        for cmd in s.commands:
+            argv = list(cmd.argv)
+            if cmd.env:
+                argv = ["env"] + ["%s=%s" % kv for kv in cmd.env] + argv
+            if cmd.root and use_sudo:
+                argv = ["sudo", "-n"] + argv
+            ran.append(tuple(argv))
+            emit("command", {"id": s.id, "argv": argv})
+            res = runner.run(argv, mutating=True, timeout=None, on_line=on_line)
+            outputs.append(res.output)
+            if not res.ok:
+                error = "`%s` exited %d:\n%s" % (cmd.display(use_sudo), res.rc, res.tail(20))
+                break
+        if not error:
+            for f in s.files:
+                try:
+                    from fixenv.files import atomic_write
+                    atomic_write(f.path, f.content)
+                except OSError as exc:
+                    error = "could not write %s: %s (the original is unchanged)" % (
+                        f.path, exc.strerror or exc)
+                    break
+        if error:
+            failed = True
+            outcomes.append(StepOutcome(s.id, "failed", error, tuple(ran), "\n".join(outputs)))
+            emit("step_end", {"id": s.id, "status": "failed", "reason": error})
+        else:
+            for key, value in s.data:
+                if key == "value":
+                    os.environ[dict(s.data)["name"]] = value
+            outcomes.append(StepOutcome(s.id, "changed", s.reason, tuple(ran)))
+            emit("step_end", {"id": s.id, "status": "changed", "reason": s.reason})
+    return Recap(tuple(outcomes))

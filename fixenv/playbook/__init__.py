@@ -1,0 +1,1 @@
+"""Declarative playbooks: YAML in, validated Playbook out (see loader.py)."""

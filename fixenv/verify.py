@@ -1,0 +1,97 @@
+"""Prove the fix: build a tiny extension against the target's headers and import it with the
+target interpreter (KNOWLEDGE.md §4). Returns a VerifyResult; never prints.
+
+Checks: headers (Python.h where the target says), compilers present, C build with a version
+and free-threading guard, import + call with the target, and a C++ compile of the same source
+(what Torch Inductor does with g++). The C and C++ builds run concurrently.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any, List, Mapping, Optional
+
+from fixenv.model import Check, VerifyResult
+from fixenv.runner import Runner
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "probe_ext.c")
+
+
+def _defines(py: Mapping[str, Any]) -> List[str]:
+    return ["-DFIXENV_MAJOR=%d" % int(py["major"]), "-DFIXENV_MINOR=%d" % int(py["minor"]),
+            "-DFIXENV_GIL_DISABLED=%d" % (1 if py.get("gil_disabled") else 0)]
+
+
+def _errors(output: str, limit: int = 8) -> str:
+    lines = [ln for ln in output.splitlines() if "error" in ln.lower() or "fatal" in ln.lower()]
+    return "\n".join((lines or output.splitlines())[:limit])
+
+
+def fix_hint(facts: Mapping[str, Any]) -> str:
+    return "run `fixenv apply --yes --python %s`" % facts["python"]["executable"]
+
+
+def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
+           keep: Optional[str] = None) -> VerifyResult:
+    py = facts["python"]
+    exe = py["executable"]
+    include = py["include"]
+    checks: List[Check] = []
+    header = os.path.join(include, "Python.h")
+    hint = fix_hint(facts)
+    has = os.path.isfile(header)
+    checks.append(Check("headers", has, header if has else
+                        "no Python.h in %s (the include dir of %s %s)" % (include, exe,
+                                                                           py["version"]),
+                        None if has else hint))
+    cc, cxx_path = facts["compilers"].get("cc"), facts["compilers"].get("cxx")
+    checks.append(Check("c-compiler", bool(cc), cc or "no C compiler ($CC, gcc, cc, clang)",
+                        None if cc else hint))
+    if cxx:
+        checks.append(Check("cxx-compiler", bool(cxx_path), cxx_path or
+                            "no C++ compiler ($CXX, g++, c++, clang++): Torch Inductor needs one",
+                            None if cxx_path else hint))
+    if not cc and not (cxx and cxx_path):
+        return VerifyResult(exe, tuple(checks))
+    workdir = keep or tempfile.mkdtemp(prefix="fixenv-verify-")
+    try:
+        suffix = py.get("ext_suffix") or ".so"
+        module = os.path.join(workdir, "fixenv_probe" + suffix)
+        flags = ["-shared", "-fPIC", "-O0"]
+        if py.get("platform") == "darwin":
+            flags += ["-undefined", "dynamic_lookup"]
+        inc = ["-I" + include]
+        pending_c = pending_cxx = None
+        if cc:
+            pending_c = runner.start([cc] + flags + inc + _defines(py) + [SOURCE, "-o", module],
+                                     timeout=120)
+        if cxx and cxx_path:
+            pending_cxx = runner.start([cxx_path, "-x", "c++", "-fPIC", "-O0", "-c"] + inc
+                                       + _defines(py) + [SOURCE, "-o",
+                                                         os.path.join(workdir, "probe_cxx.o")],
+                                       timeout=120)
+        if pending_c is not None:
+            res = pending_c.result()
+            checks.append(Check("build-c", res.ok,
+                                "%s built %s" % (os.path.basename(cc), os.path.basename(module))
+                                if res.ok else _errors(res.output), None if res.ok else hint))
+            if res.ok:
+                code = ("import sys; sys.path.insert(0, %r); import fixenv_probe; "
+                        "sys.stdout.write('%%d.%%d' %% fixenv_probe.answer())" % workdir)
+                imp = runner.run([exe, "-c", code], timeout=60)
+                good = imp.ok and imp.stdout.strip() == py["xy"]
+                checks.append(Check(
+                    "import", good,
+                    "%s imported it; headers report %s" % (exe, imp.stdout.strip()) if good
+                    else "importing with %s failed: %s" % (exe, imp.tail(5) or imp.stdout),
+                    None if good else hint))
+        if pending_cxx is not None:
+            res = pending_cxx.result()
+            checks.append(Check("build-cxx", res.ok,
+                                "%s compiled the same source as C++" % os.path.basename(cxx_path)
+                                if res.ok else _errors(res.output), None if res.ok else hint))
+    finally:
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return VerifyResult(exe, tuple(checks))

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Set up a test environment from nothing and run the whole test suite.
+# Usage: bash scripts/test.sh [pytest args]
+# As root on Debian it also installs what the real-Debian tests need (debootstrap).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  need=()
+  command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+  command -v gcc >/dev/null 2>&1 || need+=(gcc)
+  command -v g++ >/dev/null 2>&1 || need+=(g++)
+  if [ "${#need[@]}" -gt 0 ]; then
+    echo "test.sh: installing ${need[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+fi
+
+# fixenv runs on Python >= 3.9; prefer Debian's interpreter (fast start-up, python3-venv).
+py=""
+for cand in /usr/bin/python3 python3; do
+  if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
+    py=$cand; break
+  fi
+done
+[ -n "$py" ] || { echo "test.sh: need a python3 >= 3.9 with venv and ensurepip" >&2; exit 2; }
+
+venv=${FIXENV_TEST_VENV:-$here/.venv}
+[ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
+
+set +e
+"$venv/bin/python" -m pytest -q -rs "$@"
+rc=$?
+set -e
+# pytest's 5 means "no tests collected": that is a failure here, not a pass.
+exit "$rc"
