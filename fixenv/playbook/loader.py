@@ -34,6 +34,7 @@ class Ctx:
     def __init__(self, file: str):
         self.file = file
         self.marks: Dict[str, Tuple[int, int, Optional[str]]] = {}
+        self.key_marks: Dict[str, Tuple[int, int, Optional[str]]] = {}
 
     def where(self, keypath: str, extra_col: int = 0) -> Where:
         line, col, style = self.marks.get(keypath, (1, 1, None))
@@ -53,7 +54,9 @@ class Ctx:
                 hint = "did you mean %r?" % close[0] if close else \
                     "allowed keys: %s" % ", ".join(allowed)
                 kp = "%s.%s" % (keypath, key) if keypath else key
-                raise InputError("%s: unknown key %r (%s)" % (self.where(kp), key, hint))
+                line, col, _ = self.key_marks.get(kp, self.marks.get(kp, (1, 1, None)))
+                raise InputError("%s: unknown key %r (%s)" % (Where(self.file, line, col, kp),
+                                                             key, hint))
 
     def want(self, value: Any, types: Any, keypath: str, what: str) -> Any:
         if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
@@ -140,6 +143,7 @@ def _walk(node: yaml.Node, keypath: str, ctx: Ctx) -> Any:
             if key in out:
                 raise InputError("%s:%d:%d: %s: duplicate key %r" % (
                     ctx.file, knode.start_mark.line + 1, knode.start_mark.column + 1, kp, key))
+            ctx.key_marks[kp] = (knode.start_mark.line + 1, knode.start_mark.column + 1, None)
             out[key] = _walk(vnode, kp, ctx)
         return out
     if isinstance(node, yaml.SequenceNode):
