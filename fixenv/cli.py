@@ -181,8 +181,9 @@ def run(argv: Optional[List[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="fixenv", standalone_mode=False)
-        return 0
+        rc = app(args=args, prog_name="fixenv", standalone_mode=False)
+        # with standalone_mode=False Click returns the code of a typer.Exit
+        return rc if isinstance(rc, int) else 0
     except errors.FixenvError as exc:
         if debug:
             raise

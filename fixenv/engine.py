@@ -58,6 +58,7 @@ def make_plan(playbook: Playbook, facts: Mapping[str, Any], runner: Runner, *,
 
     pctx = PlanContext(probe=probe)
     steps: List[PlannedStep] = []
+    refreshed: set = set()
     for step in playbook.steps:
         if step.when is not None and not step.when.evaluate(facts):
             steps.append(PlannedStep(step.id, step.kind, step.name, SKIP,
@@ -71,10 +72,26 @@ def make_plan(playbook: Playbook, facts: Mapping[str, Any], runner: Runner, *,
                 reason = "already satisfied: `%s`" % step.unless.source
             steps.append(PlannedStep(step.id, step.kind, step.name, OK, reason))
             continue
-        steps.append(KINDS[step.kind].plan(step, facts, runner, pctx))
+        steps.append(_once(KINDS[step.kind].plan(step, facts, runner, pctx), refreshed))
     return Plan(playbook=playbook.name, steps=tuple(steps),
                 target=str(facts["python"].get("executable", "")),
                 facts_source="probed" if probe else "file")
+
+
+def _once(planned: PlannedStep, refreshed: set) -> PlannedStep:
+    """A metadata refresh (apt-get update, dnf makecache...) runs once per apply, not once
+    per step that installs something."""
+    keep = []
+    for c in planned.commands:
+        if c.purpose == "refresh package lists":
+            if c.argv in refreshed:
+                continue
+            refreshed.add(c.argv)
+        keep.append(c)
+    if len(keep) == len(planned.commands):
+        return planned
+    import dataclasses
+    return dataclasses.replace(planned, commands=tuple(keep))
 
 
 def root_commands_blocked(plan: Plan, facts: Mapping[str, Any]) -> List[str]:

@@ -46,6 +46,15 @@ impl = getattr(sys, 'implementation', None)
 impl = impl.name if impl is not None else ('pypy' if 'PyPy' in sys.version else 'cpython')
 base_prefix = getattr(sys, 'base_prefix', getattr(sys, 'real_prefix', sys.prefix))
 base_exe = getattr(sys, '_base_executable', None) or sys.executable
+prefix = sys.prefix
+# Under -S, site.py never ran, so a venv is not reflected in sys.prefix: find pyvenv.cfg
+# the way site.py does (next to the executable or one level up).
+exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+for cand in (exe_dir, os.path.dirname(exe_dir)):
+    if os.path.isfile(os.path.join(cand, 'pyvenv.cfg')):
+        prefix = cand
+        base_prefix = getattr(sys, 'base_prefix', sys.prefix)
+        break
 d = {
     'fixenv_probe': 1,
     'executable': sys.executable,
@@ -56,9 +65,9 @@ d = {
     'implementation': impl,
     'abiflags': getattr(sys, 'abiflags', None),
     'config_abiflags': cv('ABIFLAGS'),
-    'prefix': sys.prefix,
+    'prefix': prefix,
     'base_prefix': base_prefix,
-    'in_venv': sys.prefix != base_prefix,
+    'in_venv': os.path.realpath(prefix) != os.path.realpath(base_prefix),
     'include_sysconfig': path('include'),
     'include_posix_prefix': path('include', 'posix_prefix'),
     'includepy': cv('INCLUDEPY'),
