@@ -18,8 +18,11 @@ Event = Callable[[str, Dict[str, Any]], None]
 def playbook_dirs() -> List[str]:
     """Bundled playbooks: the top-level playbooks/ of a checkout, or fixenv/playbooks in a
     wheel (both are the same files)."""
+    from fixenv.resources import real_dir  # a zipapp's members are extracted to disk
+
     here = os.path.dirname(os.path.abspath(__file__))
-    return [os.path.join(here, "playbooks"), os.path.join(os.path.dirname(here), "playbooks")]
+    return [real_dir(os.path.join(here, "playbooks")),
+            os.path.join(os.path.dirname(here), "playbooks")]
 
 
 def bundled() -> Dict[str, str]:
@@ -144,6 +147,7 @@ def apply_plan(plan: Plan, facts: Mapping[str, Any], runner: Runner, *,
             ran.append(tuple(argv))
             emit("command", {"id": s.id, "argv": argv})
             res = runner.run(argv, mutating=True, timeout=None, on_line=on_line)
+            emit("command_end", {"id": s.id, "argv": argv, "rc": res.rc, "seconds": res.seconds})
             outputs.append(res.output)
             if not res.ok:
                 error = "`%s` exited %d:\n%s" % (cmd.display(use_sudo), res.rc, res.tail(20))

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Build dist/fixenv.pyz: fixenv and its dependencies in one file that runs with any
+# Python >= 3.9 and no pip:   python3 dist/fixenv.pyz verify
+#
+# Usage: bash scripts/build-zipapp.sh [OUTPUT]        (default: dist/fixenv.pyz)
+# Environment:
+#   PYTHON            the Python that builds it (default: python3; needs pip, >= 3.9)
+#   FIXENV_PIP_ARGS   extra pip arguments, e.g. "--no-index --find-links DIR" offline
+#   FIXENV_ZIPAPP_PY  the oldest Python the archive must run on (default 3.9): pip picks
+#                     dependency versions that support it.
+#
+# Dependencies are resolved as pure-Python wheels for FIXENV_ZIPAPP_PY, so the archive does
+# not depend on the builder's Python version. PyYAML's optional C accelerator is dropped
+# (PyYAML falls back to its pure-Python code); any other compiled module is an error,
+# because nothing compiled can be imported from inside a zip.
+set -euo pipefail
+export PIP_ROOT_USER_ACTION=ignore
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:-$repo/dist/fixenv.pyz}"
+case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
+py="${PYTHON:-python3}"
+min_py="${FIXENV_ZIPAPP_PY:-3.9}"
+read -r -a pip_args <<<"${FIXENV_PIP_ARGS:-}"
+
+say() { printf 'build-zipapp: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+command -v "$py" >/dev/null 2>&1 || die "no $py; set PYTHON to a Python >= 3.9 with pip"
+"$py" -c 'import sys; sys.exit(sys.version_info < (3, 9))' \
+    || die "$py is older than 3.9; set PYTHON to a Python >= 3.9 with pip"
+"$py" -m pip --version >/dev/null 2>&1 \
+    || die "$py has no pip (Debian: apt-get install python3-pip, or use a venv's python)"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/fixenv-zipapp.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+# Build the fixenv wheel from a copy: an in-tree build would leave build/ and *.egg-info
+# in the checkout.
+mkdir -p "$work/src"
+for item in pyproject.toml README.md LICENSE setup.cfg setup.py MANIFEST.in fixenv playbooks; do
+    [ -e "$repo/$item" ] && cp -R "$repo/$item" "$work/src/"
+done
+find "$work/src" -name __pycache__ -prune -exec rm -rf {} +
+say "building the fixenv wheel with $("$py" -c 'import sys; print(sys.executable)')"
+"$py" -m pip wheel -q --disable-pip-version-check --no-deps ${pip_args[@]+"${pip_args[@]}"} \
+    --wheel-dir "$work/wheel" "$work/src" >&2
+wheel="$(ls "$work"/wheel/fixenv-*.whl)"
+
+say "vendoring the dependencies (resolved for Python $min_py)"
+# `pip download` honours the dependencies' Requires-Python for --python-version (an install
+# with --target may not), then the wheels are unpacked as they are.
+"$py" -m pip download -q --disable-pip-version-check --only-binary=:all: \
+    --python-version "$min_py" ${pip_args[@]+"${pip_args[@]}"} --dest "$work/deps" "$wheel" >&2
+"$py" -m pip install -q --disable-pip-version-check --no-compile --no-index --no-deps \
+    --only-binary=:all: --python-version "$min_py" --target "$work/app" "$work"/deps/*.whl >&2
+
+# Console scripts and byte code are useless inside the archive.
+rm -rf "$work/app/bin"
+find "$work/app" -name __pycache__ -prune -exec rm -rf {} +
+# PyYAML: the C accelerator is optional (yaml/__init__.py falls back to pure Python).
+find "$work/app/yaml" "$work/app/_yaml" -name '*.so' -delete 2>/dev/null || true
+compiled="$(find "$work/app" \( -name '*.so' -o -name '*.pyd' -o -name '*.dylib' \) -print)"
+if [ -n "$compiled" ]; then
+    die "compiled modules cannot run from a zipapp; a dependency brought:
+$compiled"
+fi
+[ -f "$work/app/fixenv/playbooks/python-headers.yaml" ] || die "the playbooks are missing"
+[ -f "$work/app/fixenv/data/probe_ext.c" ] || die "fixenv/data is missing"
+
+cat >"$work/app/__main__.py" <<'EOF'
+# fixenv zipapp entry point (built by scripts/build-zipapp.sh).
+import sys
+
+if sys.version_info < (3, 9):
+    sys.exit("fixenv needs Python >= 3.9 (this is %d.%d)" % sys.version_info[:2])
+
+from fixenv.__main__ import main
+
+main()
+EOF
+
+mkdir -p "$(dirname "$out")"
+"$py" -m zipapp "$work/app" --output "$out.tmp" --python "/usr/bin/env python3" --compress
+mv -f "$out.tmp" "$out"
+say "wrote $out ($(du -k "$out" | cut -f1) KiB): $(cd "$work/app" && ls -d *.dist-info | sed 's/\.dist-info$//' | sort | tr '\n' ' ')"
