@@ -50,21 +50,10 @@ def gather(runner: Runner, python: Optional[str] = None,
         sudo_pending = runner.start(["sudo", "-n", "true"], timeout=10)
     os_facts = osinfo.detect_os(root_dir)
     managers = osinfo.detect_managers(os_facts)
-    guess_real = os.path.realpath(target)
-    owner_pending = provider.start_ownership(runner, managers, guess_real)
+    # The ownership query runs alongside the probe; skipped when the path names the owner.
+    owner_started = provider.start(runner, managers, os.path.realpath(target), env)
     py = _python.finish_probe(probe, target)
-    real = py["base_executable"]
-    owner = None
-    if owner_pending is not None:
-        manager, pending = owner_pending
-        if real != guess_real:
-            pending.result()
-            again = provider.start_ownership(runner, [manager], real)
-            assert again is not None
-            pending = again[1]
-        res = pending.result()
-        owner = (manager, provider.parse_owner(manager, res.rc, res.stdout))
-    py.update(provider.decide(real, py["base_prefix"], env, py.get("platform", ""), owner))
+    py.update(provider.finish(runner, managers, owner_started, py, env))
     facts: Facts = {
         "os": os_facts,
         "managers": managers,

@@ -76,7 +76,10 @@ def detect_os(root_dir: Optional[str] = None) -> Dict[str, object]:
     else:
         d = distro.LinuxDistribution(include_lsb=False, include_uname=False,
                                      include_oslevel=False)
-    os_id = d.id() or "unknown"
+    # The os-release ID as written ("opensuse-leap", "amzn", "rocky"): what users see in
+    # /etc/os-release and write in playbook conditions. distro.id() would rename some.
+    raw_id = d.os_release_attr("id")
+    os_id = (raw_id.strip().lower() if raw_id else d.id()) or "unknown"
     like = [x for x in (d.like() or "").split() if x]
     version = d.version(best=False) or ""
     return {
