@@ -1,14 +1,28 @@
-"""Package-manager backends: one module each, a literal registry."""
+"""Package-manager backends: one module each, a literal registry.
+
+mamba and micromamba are served by the conda module (same arguments; it picks the binary
+present on the machine), so they are not separate entries.
+"""
 from __future__ import annotations
 
 from types import ModuleType
 from typing import Dict
 
-from fixenv.backends import apt
+from fixenv.backends import apk, apt, brew, conda, dnf, pacman, pyenv, uv, xcode, yum, zypper
 from fixenv.errors import InputError
 
 REGISTRY: Dict[str, ModuleType] = {
     "apt": apt,
+    "dnf": dnf,
+    "yum": yum,
+    "zypper": zypper,
+    "apk": apk,
+    "pacman": pacman,
+    "brew": brew,
+    "conda": conda,
+    "pyenv": pyenv,
+    "uv": uv,
+    "xcode": xcode,
 }
 
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from fixenv.errors import InputError
 from fixenv.facts import compilers as _compilers
-from fixenv.facts import osinfo, provider
+from fixenv.facts import distro_python, osinfo, provider
 from fixenv.facts import python as _python
 from fixenv.runner import Runner
 
@@ -120,6 +120,7 @@ def normalize(facts: Facts) -> Facts:
     osf.setdefault("family", osinfo.family_of(str(osf.get("id", "")), list(osf.get("like") or []),
                                               str(osf.get("system", "Linux"))))
     osf.setdefault("major", str(osf.get("version", "")).split(".")[0])
+    osf.setdefault("default_python", distro_python.default_python(osf))
     py = facts["python"]
     parts = str(py["version"]).split(".")
     py.setdefault("major", int(parts[0]) if parts[0].isdigit() else 0)

@@ -5,7 +5,8 @@ import re
 from typing import Dict, Set
 
 KNOWN: Dict[str, Set[str]] = {
-    "os": {"system", "id", "version", "like", "codename", "arch", "family", "major"},
+    "os": {"system", "id", "version", "like", "codename", "arch", "family", "major",
+           "default_python"},
     "privilege": {"root", "sudo"},
     "python": {"executable", "realpath", "base_executable", "version", "implementation",
                "abiflags", "prefix", "base_prefix", "in_venv", "include", "sysconfig_include",
