@@ -80,7 +80,13 @@ def playbooks(as_json: bool = JsonOpt) -> None:
     _out(rows, as_json, "\n".join("%-16s %s" % (r["name"], r["description"]) for r in rows))
 
 
-def _plan(python: Optional[str], facts_file: Optional[str], playbook: Optional[str]):
+RootlessOpt = typer.Option(False, "--rootless",
+                           help="Fetch headers without root into the user's data dir and set "
+                                "CPATH (automatic when not root and `sudo -n` is refused).")
+
+
+def _plan(python: Optional[str], facts_file: Optional[str], playbook: Optional[str],
+          rootless: bool = False):
     from fixenv.engine import load_playbook, make_plan
     from fixenv.runner import RecordingRunner
 
@@ -92,11 +98,17 @@ def _plan(python: Optional[str], facts_file: Optional[str], playbook: Optional[s
         from fixenv.facts import load_file
 
         facts = load_file(facts_file)
+        if rootless:
+            from fixenv.cpath import update_facts
+            update_facts(facts, force_rootless=True)
         return facts, make_plan(pb, facts, RecordingRunner(), probe=False)
     runner = RecordingRunner()
     from fixenv.facts import gather
 
     facts = gather(runner, python)
+    if rootless:
+        from fixenv.cpath import update_facts
+        update_facts(facts, force_rootless=True)
     return facts, make_plan(pb, facts, runner, probe=True)
 
 
@@ -110,11 +122,12 @@ def plan(
     as_json: bool = JsonOpt,
     exit_code: bool = typer.Option(False, "--exit-code",
                                    help="Exit 10 when changes are pending, 0 when none."),
+    rootless: bool = RootlessOpt,
 ) -> None:
     """Show what apply would do, step by step. Changes nothing."""
     from fixenv.render import plan_text
 
-    facts, p = _plan(python, facts_file, playbook)
+    facts, p = _plan(python, facts_file, playbook, rootless)
     sudo = not facts["privilege"]["root"]
     _out(p.to_json(), as_json, plan_text(p, sudo) if not as_json else "")
     if exit_code and p.changes_pending:
@@ -137,6 +150,7 @@ def apply(
     python: Optional[str] = PythonOpt,
     playbook: Optional[str] = PlaybookOpt,
     as_json: bool = JsonOpt,
+    rootless: bool = RootlessOpt,
 ) -> None:
     """Run the plan (installs headers and a compiler as needed), then verify."""
     from fixenv.engine import apply_plan
@@ -146,7 +160,7 @@ def apply(
     from fixenv.runner import RecordingRunner, Runner
     from fixenv.verify import verify
 
-    facts, p = _plan(python, None, playbook)
+    facts, p = _plan(python, None, playbook, rootless is True)
     if p.changes_pending:
         _confirm(yes, sum(1 for s in p.steps if s.status == "change"))
         progress = None if as_json else (lambda line: typer.echo("  | " + line, err=True))
@@ -174,6 +188,40 @@ def verify_cmd(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt) -> No
     _out(result.to_json(), as_json, verify_text(result) if not as_json else "")
     if not result.ok:
         raise typer.Exit(errors.FAILED)
+
+
+ShellOpt = typer.Option(None, "--shell", metavar="bash|zsh|fish|sh",
+                        help="Shell syntax to print (default: from $SHELL).")
+
+
+@app.command("env")
+def env_cmd(python: Optional[str] = PythonOpt, shell: Optional[str] = ShellOpt,
+            unset: bool = typer.Option(False, "--unset", help="Print what takes fixenv's "
+                                       "dirs out of CPATH in this shell."),
+            as_json: bool = JsonOpt) -> None:
+    """Print what to `eval` for the fixed CPATH in this shell: eval "$(fixenv env)"."""
+    from fixenv.commands.envcmds import env_command
+
+    env_command(python, shell, unset, as_json)
+
+
+@app.command("exec", context_settings={"allow_extra_args": True,
+                                       "ignore_unknown_options": True})
+def exec_cmd(ctx: typer.Context, python: Optional[str] = PythonOpt) -> None:
+    """Run one command with the fixed CPATH: fixenv exec -- python train.py"""
+    from fixenv.commands.envcmds import exec_command
+
+    raise typer.Exit(exec_command(python, list(ctx.args)))
+
+
+@app.command()
+def reset(keep_sysroot: bool = typer.Option(False, "--keep-sysroot",
+                                            help="Keep the headers fetched in rootless mode."),
+          as_json: bool = JsonOpt) -> None:
+    """Remove what fixenv wrote for CPATH (profile blocks, rootless headers)."""
+    from fixenv.commands.envcmds import reset_command
+
+    reset_command(keep_sysroot, as_json)
 
 
 def run(argv: Optional[List[str]] = None) -> int:

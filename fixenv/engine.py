@@ -155,11 +155,11 @@ def apply_plan(plan: Plan, facts: Mapping[str, Any], runner: Runner, *,
         if not error:
             for f in s.files:
                 try:
-                    from fixenv.files import atomic_write
-                    atomic_write(f.path, f.content)
-                except OSError as exc:
+                    from fixenv.profile import apply_edit
+                    apply_edit(f)  # whole file, or a marked block in a user's file
+                except (OSError, ValueError) as exc:  # ValueError: e.g. not UTF-8 text
                     error = "could not write %s: %s (the original is unchanged)" % (
-                        f.path, exc.strerror or exc)
+                        f.path, getattr(exc, "strerror", None) or exc)
                     break
         if error:
             failed = True

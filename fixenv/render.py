@@ -6,6 +6,8 @@ from typing import Any, List, Mapping
 from fixenv.model import Plan, Recap, VerifyResult
 
 MARK = {"change": "~", "ok": "✓", "skip": "-"}
+FILE_ACTIONS = {"write": "write", "block": "add/replace the fixenv block in",
+                "remove": "delete", "unblock": "remove the fixenv block from"}
 
 
 def facts_text(facts: Mapping[str, Any]) -> str:
@@ -36,7 +38,7 @@ def plan_text(plan: Plan, sudo: bool = False) -> str:
         for c in s.commands:
             lines.append("      $ %s" % c.display(sudo))
         for f in s.files:
-            lines.append("      %s %s:" % ("write" if f.action == "write" else "remove", f.path))
+            lines.append("      %s %s:" % (FILE_ACTIONS.get(f.action, f.action), f.path))
             lines += ["        | " + ln for ln in f.content.splitlines()]
     n = sum(1 for s in plan.steps if s.status == "change")
     lines.append("%d change%s pending" % (n, "" if n == 1 else "s") if n else

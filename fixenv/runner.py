@@ -133,6 +133,24 @@ class Runner:
     def _before(self, args: tuple, mutating: bool) -> None:
         self.calls.append(args)
 
+    def passthrough(self, argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None
+                    ) -> int:
+        """Run with this process's stdin/stdout/stderr (`fixenv exec`); returns the exit code
+        (127 when the program cannot be started, 128+N when killed by signal N)."""
+        args = _check_argv(argv)
+        self._before(args, True)
+        try:
+            proc = subprocess.Popen(list(args), env=self._env(env))
+        except OSError as exc:
+            import sys
+            sys.stderr.write("fixenv: %s: %s\n" % (args[0], exc.strerror or exc))
+            return NOT_FOUND_RC
+        try:
+            rc = proc.wait()
+        except KeyboardInterrupt:  # the child got the same SIGINT; let it finish
+            rc = proc.wait()
+        return 128 - rc if rc < 0 else rc
+
     def _stream(self, args: tuple, env: Optional[Mapping[str, str]], timeout: Optional[float],
                 cwd: Optional[str], on_line: LineCallback) -> Result:
         started = time.monotonic()

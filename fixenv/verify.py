@@ -44,6 +44,10 @@ def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
     header = os.path.join(include, "Python.h")
     hint = fix_hint(facts)
     has = os.path.isfile(header)
+    if not has:  # headers outside the include dir, reached through CPATH (fixenv/cpath.py)
+        from fixenv.cpath import header_via_cpath
+        via = header_via_cpath(facts)
+        header, has = ("%s (through CPATH)" % via, True) if via else (header, False)
     checks.append(Check("headers", has, header if has else
                         "no Python.h in %s (the include dir of %s %s)" % (include, exe,
                                                                            py["version"]),
@@ -94,6 +98,9 @@ def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
             checks.append(Check("build-cxx", res.ok,
                                 "%s compiled the same source as C++" % os.path.basename(cxx_path)
                                 if res.ok else _errors(res.output), None if res.ok else hint))
+            from fixenv.cpath import inductor_check  # -I<sysconfig include> + CPATH only
+            ind = inductor_check(facts, runner, SOURCE, workdir, _defines(py))
+            checks += [ind] if ind is not None else []
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -142,4 +142,7 @@ def normalize(facts: Facts) -> Facts:
     facts.setdefault("system_manager", next(
         (m for m in facts["managers"] if m in osinfo.SYSTEM_MANAGERS.get(osf["family"], [])), None))
     facts["env"].setdefault("CPATH", None)
+    if "cpath" not in facts:
+        from fixenv.cpath import update_facts
+        update_facts(facts)
     return facts

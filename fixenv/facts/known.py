@@ -14,6 +14,8 @@ KNOWN: Dict[str, Set[str]] = {
                "platform", "provider", "provider_detail", "major", "minor", "xy", "xy_nodot",
                "debug", "freethreaded"},
     "compilers": {"cc", "cxx"},
+    "cpath": {"needed", "dirs", "value", "current", "stale", "empty_elements", "headers_dir",
+              "rootless", "rootless_forced", "sysroot", "reason"},  # fixenv/cpath.py
 }
 TOP_LEVEL: Set[str] = {"managers", "system_manager"}
 _ENV = re.compile(r"^env\.[A-Z_][A-Z0-9_]*$")

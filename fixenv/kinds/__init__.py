@@ -10,11 +10,12 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Dict
 
-from fixenv.kinds import command, env, packages, verify
+from fixenv.kinds import command, env, packages, rootless, verify
 
 KINDS: Dict[str, ModuleType] = {
     "packages": packages,
     "env": env,
     "command": command,
     "verify": verify,
+    "rootless": rootless,
 }

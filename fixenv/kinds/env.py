@@ -1,71 +1,67 @@
-"""`kind: env` — make an environment variable (CPATH) hold some directories, persistently.
+"""`kind: env` — make CPATH reach the target's headers, now and in new shells.
 
     - id: cpath
+      name: CPATH for headers outside the compiler's reach
       kind: env
-      name: CPATH
-      when: <condition>
-      prepend: ["{{ python.include }}"]
+      var: CPATH            # the only variable supported: CPATH (C and C++; see cpath.py)
 
-Planned as a managed profile file (`/etc/profile.d/fixenv.sh` when root). Elements are
-merged without empty entries (an empty CPATH element means "the current directory") and
-without duplicates; the existing value is kept after ours.
+What CPATH must hold comes from the `cpath` facts group (fixenv/cpath.py): only when needed,
+our dirs first, the existing value kept, no empty elements, no duplicates, another Python
+version's header dirs dropped. Persisted by fixenv/profile.py: /etc/profile.d/fixenv.sh as
+root, else a marked block in the user's shell start-up files. The plan shows every line.
 """
 from __future__ import annotations
 
 import os
-import re
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Mapping
 
-from fixenv.kinds.common import PATH, PlanContext, checked, render_list
-from fixenv.model import CHANGE, OK, FileEdit, PlannedStep
+from fixenv import cpath, profile
+from fixenv.kinds.common import PATH, PlanContext, checked
+from fixenv.model import CHANGE, OK, PlannedStep
 from fixenv.playbook.model import Step
 from fixenv.runner import Runner
 
-KEYS = ("name", "prepend")
-NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-PROFILE_D = "/etc/profile.d/fixenv.sh"
+KEYS = ("var",)
+SUPPORTED = (cpath.VAR,)
 
 
 def validate(raw: Dict[str, Any], ctx: Any, kp: str) -> Dict[str, Any]:
-    name = ctx.string(raw, "name", kp, required=True)
-    if not NAME.match(name):
-        raise ctx.error(kp + ".name", "%r is not an environment variable name" % name)
-    return {"name": name, "prepend": ctx.template_list(raw, "prepend", kp, required=True)}
+    var = ctx.string(raw, "var", kp, default=cpath.VAR)
+    if var not in SUPPORTED:
+        raise ctx.error(kp + ".var", "%r is not supported; kind env manages %s" % (
+            var, ", ".join(SUPPORTED)),
+            hint="C_INCLUDE_PATH is C only (g++ ignores it), so it cannot fix Torch Inductor")
+    return {"var": var}
 
 
-def merge(wanted: List[str], current: Optional[str]) -> str:
-    """Our directories first, then the existing ones; no empties, no duplicates."""
-    out: List[str] = []
-    for d in wanted + (current or "").split(os.pathsep):
-        if d and d not in out:
-            out.append(d)
-    return os.pathsep.join(out)
-
-
-def profile_block(name: str, dirs: List[str]) -> str:
-    lines = ["# Added by fixenv: Python headers for compilers (remove with `fixenv reset`)."]
-    for d in reversed(dirs):
-        lines.append('case ":${%s:-}:" in *":%s:"*) ;; *) %s="%s${%s:+:$%s}" ;; esac'
-                     % (name, d, name, d, name, name))
-    lines.append("export %s" % name)
-    return "\n".join(lines) + "\n"
+def group_of(facts: Mapping[str, Any]) -> Mapping[str, Any]:
+    return facts.get("cpath") or cpath.compute(facts)
 
 
 def plan(step: Step, facts: Mapping[str, Any], runner: Runner, pctx: PlanContext) -> PlannedStep:
-    name = step.spec["name"]
-    dirs = [checked(d, PATH, "path", step) for d in render_list(step.spec["prepend"], facts, step)]
-    current = facts.get("env", {}).get(name)
-    present = [d for d in (current or "").split(os.pathsep) if d]
-    content = profile_block(name, dirs)
-    try:
-        with open(PROFILE_D) as fh:
-            persisted = fh.read() == content
-    except OSError:
-        persisted = False
-    if all(d in present for d in dirs) and persisted:
+    var = step.spec["var"]
+    group = group_of(facts)
+    dirs = [checked(d, PATH, "path", step) for d in group["dirs"]]
+    drop = [d for d in group["stale"] if PATH.match(d)]
+    issues = cpath.problems(group)
+    if not dirs and not issues:
+        return PlannedStep(step.id, step.kind, step.name, OK, "CPATH " + group["reason"])
+    root = bool(facts["privilege"].get("root"))
+    edits, done = profile.plan_edits(var, dirs, drop, root=root, environ=os.environ)
+    value = group["value"]
+    now_ok = not issues and all(d in cpath.split(group["current"])[0] for d in dirs)
+    if pctx.probe and done:
+        where = ", ".join(e.path for e in edits)
+        if now_ok:
+            return PlannedStep(step.id, step.kind, step.name, OK,
+                               "%s holds %s, persisted in %s" % (var, ":".join(dirs), where))
         return PlannedStep(step.id, step.kind, step.name, OK,
-                           "%s already holds %s" % (name, ":".join(dirs)))
-    return PlannedStep(step.id, step.kind, step.name, CHANGE,
-                       "set %s=%s" % (name, merge(dirs, current)),
-                       files=(FileEdit(PROFILE_D, content, root=True),),
-                       data=(("name", name), ("value", merge(dirs, current))))
+                           "persisted in %s; this shell predates it: start a new login shell "
+                           "or run `eval \"$(fixenv env)\"`" % where)
+    what = []
+    if dirs:
+        what.append("%s=%s for new shells (%s)" % (var, value, group["reason"]))
+    what += ["repair: " + i for i in issues]
+    data = (("name", var), ("value", value)) if value else (("name", var),)
+    return PlannedStep(step.id, step.kind, step.name, CHANGE, "; ".join(what),
+                       files=tuple(edits), data=data)

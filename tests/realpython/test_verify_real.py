@@ -43,7 +43,8 @@ def test_detect_and_verify_real_interpreters(python):
     result = verify(facts, Runner())
     assert result.ok, result.to_json()
     names = [c.name for c in result.checks]
-    assert names == ["headers", "c-compiler", "cxx-compiler", "build-c", "import", "build-cxx"]
+    assert names == ["headers", "c-compiler", "cxx-compiler", "build-c", "import", "build-cxx",
+                     "inductor"]  # issue 4: -I<sysconfig include> + CPATH, as Inductor
 
 
 def test_venv_reports_its_base_and_verifies(tmp_path):

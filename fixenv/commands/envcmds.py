@@ -1,0 +1,112 @@
+"""`fixenv env`, `fixenv exec`, `fixenv reset`: use, or undo, the CPATH fixenv computes.
+
+- env:   print what to `eval` in this shell (sh/bash/zsh or fish syntax).
+- exec:  run one command with the fixed CPATH (through the runner; its exit code is ours).
+- reset: remove what fixenv wrote (marked profile blocks, /etc/profile.d/fixenv.sh, the
+         rootless sysroot). A user's file is never deleted, only our block taken out of it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List, Mapping, Optional
+
+import typer
+
+from fixenv import cpath, errors, profile, rootless
+from fixenv.runner import RecordingRunner, Runner
+
+SHELLS = ("sh", "bash", "zsh", "ksh", "dash", "fish")
+
+
+def _group(python: Optional[str]) -> Mapping[str, Any]:
+    from fixenv.facts import gather
+
+    return gather(RecordingRunner(), python)["cpath"]
+
+
+def fixed_value(group: Mapping[str, Any], current: Optional[str]) -> Optional[str]:
+    """The CPATH to use now: our dirs that exist, then `current` cleaned."""
+    have = [d for d in group["dirs"] if os.path.isdir(d)]
+    return cpath.merge(have, current, group["stale"]) or None
+
+
+def shell_lines(shell: str, var: str, value: Optional[str]) -> List[str]:
+    if shell == "fish":
+        if not value:
+            return ["set -e %s" % var]
+        return ["set -gx %s %s" % (var, " ".join(profile._q(d) for d in value.split(":")))]
+    if not value:
+        return ["unset %s" % var]
+    return ["export %s=%s" % (var, profile._q(value))]
+
+
+def _shell(shell: Optional[str]) -> str:
+    name = shell or profile.login_shell(os.environ) or "sh"
+    if name not in SHELLS:
+        if shell:
+            raise errors.UsageError("--shell %s: choose bash, zsh, fish or sh" % shell)
+        name = "sh"
+    return name
+
+
+def env_command(python: Optional[str], shell: Optional[str], unset: bool, as_json: bool) -> None:
+    sh = _shell(shell)
+    group = _group(python)
+    current = os.environ.get(cpath.VAR)
+    if unset:
+        value = cpath.remove(group["dirs"], current)
+        note = None
+    else:
+        value = fixed_value(group, current)
+        missing = [d for d in group["dirs"] if not os.path.isdir(d)]
+        note = ("%s does not exist yet: run `fixenv apply` first" % ", ".join(missing)
+                if missing else None if group["needed"] or value != current
+                else "CPATH %s" % group["reason"])
+    lines = shell_lines(sh, cpath.VAR, value)
+    if as_json:
+        typer.echo(json.dumps({"var": cpath.VAR, "value": value, "shell": sh, "lines": lines,
+                               "needed": group["needed"], "dirs": group["dirs"],
+                               "stale": group["stale"], "note": note}, indent=2))
+        return
+    if note:
+        typer.echo("# fixenv: " + note, err=True)
+    typer.echo("\n".join(lines))
+
+
+def exec_command(python: Optional[str], argv: List[str]) -> int:
+    if not argv:
+        raise errors.UsageError("nothing to run", hint="fixenv exec -- python train.py")
+    group = _group(python)
+    value = fixed_value(group, os.environ.get(cpath.VAR))
+    env: Dict[str, Any] = {cpath.VAR: value}  # None unsets it
+    return Runner().passthrough(argv, env=env)
+
+
+def reset_command(keep_sysroot: bool, as_json: bool) -> None:
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    done: List[Dict[str, str]] = []
+    for edit in profile.plan_removal(root=root, environ=os.environ):
+        try:
+            profile.apply_edit(edit)
+        except OSError as exc:
+            raise errors.StepFailed("could not edit %s: %s (it is unchanged)"
+                                    % (edit.path, exc.strerror or exc))
+        done.append({"path": edit.path, "action": edit.action})
+    sysroot = rootless.sysroot_dir(os.environ, root)
+    removed_sysroot = None
+    if not keep_sysroot and rootless.remove_sysroot(sysroot):
+        removed_sysroot = sysroot
+    if as_json:
+        typer.echo(json.dumps({"removed": done, "sysroot_removed": removed_sysroot}, indent=2))
+        return
+    words = {profile.REMOVE: "deleted", profile.UNBLOCK: "removed the fixenv block from"}
+    for d in done:
+        typer.echo("%s %s" % (words.get(d["action"], d["action"]), d["path"]))
+    if removed_sysroot:
+        typer.echo("deleted the rootless headers in %s" % removed_sysroot)
+    if not done and not removed_sysroot:
+        typer.echo("nothing to reset: fixenv wrote no CPATH setting here")
+    elif os.environ.get(cpath.VAR):
+        typer.echo("new shells start without it; for this one: eval \"$(fixenv env --unset)\"",
+                   err=True)

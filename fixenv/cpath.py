@@ -1,0 +1,260 @@
+"""When CPATH must point at the target's headers, and what it must hold (KNOWLEDGE.md §1, §3).
+
+Builds that fail with "Python.h: No such file" (Torch Inductor, Triton, pip) pass the
+target's *sysconfig* include dir as `-I`. GCC skips a missing `-I` dir silently and then
+searches CPATH (for C and C++ alike; C_INCLUDE_PATH is C only and does not help g++), so
+CPATH is the fallback when the headers live somewhere else: a rootless sysroot, a
+deadsnakes-style Python whose sysconfig names an empty /usr/local/include/python3.X, a
+prefix the compiler does not search.
+
+The rules, all pure (facts in, a `cpath` facts group out):
+- CPATH only when needed: never when the sysconfig include holds Python.h, never for a dir
+  the compiler searches anyway.
+- Debian multiarch: `pyconfig.h` is a wrapper including `<x86_64-linux-gnu/python3.X/...>`,
+  so a relocated tree needs `<root>/usr/include/python3.X` *and* `<root>/usr/include`.
+- No empty elements (an empty element means "the current directory"), no duplicates, the
+  existing value kept after ours, elements naming another Python version's headers dropped
+  (reported as `stale`).
+
+Shape of the `cpath` group (also in `fixenv detect --json`)::
+
+    {"needed": true, "dirs": ["/home/u/.local/share/fixenv/sysroot/usr/include/python3.11",
+                              "/home/u/.local/share/fixenv/sysroot/usr/include"],
+     "value": "<new CPATH or null>", "current": "<CPATH now or null>",
+     "stale": ["/usr/include/python3.9"], "empty_elements": false,
+     "headers_dir": "...", "rootless": true, "sysroot": "...", "reason": "..."}
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from fixenv.model import Check
+from fixenv.runner import Runner
+
+VAR = "CPATH"
+SEP = ":"
+# The dirs GCC and Clang search by default on Linux (besides their own internal ones).
+BASE_DEFAULT_DIRS = ("/usr/local/include", "/usr/include")
+# Providers whose headers come from a system package manager that needs root, and for which
+# fixenv knows how to fetch the packages without root.
+ROOTLESS_PROVIDERS = ("apt", "dnf", "yum")
+_PYDIR = re.compile(r"^python(\d+)\.(\d+)")
+_LEVEL = re.compile(r"^\s*#\s*define\s+PY_(MAJOR|MINOR)_VERSION\s+(\d+)", re.M)
+_WRAPPER = re.compile(r'^\s*#\s*include\s*<([^>]+)>', re.M)
+
+
+def split(value: Optional[str]) -> Tuple[List[str], int]:
+    """CPATH -> (non-empty elements in order, number of empty elements)."""
+    if not value:
+        return [], 0
+    parts = value.split(SEP)
+    return [p for p in parts if p], sum(1 for p in parts if not p)
+
+
+def merge(wanted: Sequence[str], current: Optional[str], drop: Sequence[str] = ()) -> str:
+    """Our dirs first, then the existing ones; no empties, no duplicates, `drop` removed."""
+    out: List[str] = []
+    have, _ = split(current)
+    for d in list(wanted) + have:
+        d = _norm(d)
+        if d and d not in out and d not in drop:
+            out.append(d)
+    return SEP.join(out)
+
+
+def remove(ours: Sequence[str], current: Optional[str]) -> Optional[str]:
+    """CPATH without our dirs (and without empties); None when nothing is left."""
+    have, _ = split(current)
+    left = [d for d in have if _norm(d) not in [_norm(o) for o in ours]]
+    return SEP.join(left) or None
+
+
+def _norm(d: str) -> str:
+    return d.rstrip("/") or "/" if d else d
+
+
+def default_dirs(multiarch: Optional[str]) -> List[str]:
+    dirs = ["/usr/local/include"]
+    if multiarch:
+        dirs.append("/usr/include/" + multiarch)
+    dirs.append("/usr/include")
+    return dirs
+
+
+def header_version(d: str) -> Optional[Tuple[int, int]]:
+    """(major, minor) of the Python headers in `d` (from patchlevel.h), or None."""
+    try:
+        with open(os.path.join(d, "patchlevel.h"), errors="replace") as fh:
+            text = fh.read(20000)
+    except OSError:
+        return None
+    found = dict(_LEVEL.findall(text))
+    if "MAJOR" in found and "MINOR" in found:
+        return int(found["MAJOR"]), int(found["MINOR"])
+    return None
+
+
+def other_version(d: str, major: int, minor: int) -> Optional[str]:
+    """Why `d` holds (or names) another Python's headers, or None when it does not."""
+    got = header_version(d) if os.path.isfile(os.path.join(d, "Python.h")) else None
+    if got is None:
+        m = _PYDIR.match(os.path.basename(_norm(d)))
+        if m:
+            got = int(m.group(1)), int(m.group(2))
+    if got is not None and got != (major, minor):
+        return "%s holds the headers of Python %d.%d, not %d.%d" % (d, got[0], got[1], major,
+                                                                    minor)
+    return None
+
+
+def needs_include_root(headers_dir: str, multiarch: Optional[str], family: str) -> bool:
+    """Does `headers_dir`'s pyconfig.h include a multiarch header found through its parent?"""
+    try:
+        with open(os.path.join(headers_dir, "pyconfig.h"), errors="replace") as fh:
+            text = fh.read(20000)
+    except OSError:
+        # Not unpacked yet (rootless plan): Debian's layout is known.
+        return family == "debian" and bool(multiarch) and \
+            _norm(headers_dir).rsplit("/", 1)[0].endswith("/usr/include")
+    return bool(multiarch) and any(inc.startswith(multiarch + "/")
+                                   for inc in _WRAPPER.findall(text))
+
+
+def pydir_name(py: Mapping[str, Any]) -> str:
+    """`python3.11`, `python3.13t`, `python3.11d`: the name of the include dir."""
+    flags = str(py.get("abiflags") or "")
+    return "python%s%s" % (py.get("xy") or "", "".join(c for c in flags if c in "dt"))
+
+
+def compute(facts: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None,
+            force_rootless: bool = False) -> Dict[str, Any]:
+    """The `cpath` facts group (see the module docstring). Reads only files, never runs."""
+    from fixenv import rootless as _rootless
+
+    env = os.environ if environ is None else environ
+    py = facts["python"]
+    osf = facts.get("os", {})
+    priv = facts.get("privilege", {})
+    current = facts.get("env", {}).get(VAR)
+    major, minor = int(py.get("major") or 0), int(py.get("minor") or 0)
+    multiarch = py.get("multiarch")
+    defaults = default_dirs(multiarch)
+    sysconfig_inc = _norm(str(py.get("sysconfig_include") or py.get("include") or ""))
+    include = _norm(str(py.get("include") or ""))
+    has = bool(py.get("has_headers"))
+    provider = str(py.get("provider") or "")
+    unprivileged = not priv.get("root") and not priv.get("sudo")
+    rootless = (provider in ROOTLESS_PROVIDERS and not has
+                and (force_rootless or unprivileged))
+    sysroot = _rootless.sysroot_dir(env, bool(priv.get("root")))
+    headers_dir: Optional[str] = None
+    if has and include == sysconfig_inc:
+        reason = ("not needed: Python.h is in %s, the include dir builds pass as -I "
+                  "(sysconfig)" % include)
+    elif has:
+        headers_dir = include
+        reason = ("needed: Python.h is in %s, but builds pass -I%s (sysconfig), which has no "
+                  "Python.h" % (include, sysconfig_inc))
+    elif rootless:
+        headers_dir = os.path.join(sysroot, "usr", "include", pydir_name(py))
+        reason = ("needed: no root, so the headers are unpacked into %s and the compiler "
+                  "finds them only through CPATH" % sysroot)
+    elif provider == "apt" and sysconfig_inc and not sysconfig_inc.startswith("/usr/include/"):
+        # deadsnakes/older Debian builds: sysconfig names /usr/local/include/python3.X, the
+        # -dev package installs /usr/include/python3.X.
+        headers_dir = "/usr/include/" + pydir_name(py)
+        reason = ("needed: the -dev package installs %s, but builds pass -I%s (sysconfig)"
+                  % (headers_dir, sysconfig_inc))
+    else:
+        reason = ("not needed: the headers step installs Python.h into %s, the include dir "
+                  "builds pass as -I" % (sysconfig_inc or include))
+    dirs: List[str] = []
+    if headers_dir is not None:
+        if headers_dir in defaults:
+            reason = "not needed: %s is searched by the compiler anyway" % headers_dir
+        else:
+            dirs.append(headers_dir)
+            parent = headers_dir.rsplit("/", 1)[0]
+            if parent not in defaults and needs_include_root(headers_dir, multiarch,
+                                                              str(osf.get("family") or "")):
+                dirs.append(parent)
+    have, empties = split(current)
+    stale = [d for d in have if d not in dirs and other_version(d, major, minor)]
+    value = merge(dirs, current, stale) or None
+    return {
+        "needed": bool(dirs),
+        "dirs": dirs,
+        "value": value,
+        "current": current,
+        "stale": stale,
+        "empty_elements": empties > 0,
+        "headers_dir": headers_dir,
+        "rootless": rootless,
+        "rootless_forced": bool(force_rootless),
+        "sysroot": sysroot,
+        "reason": reason,
+    }
+
+
+def problems(group: Mapping[str, Any]) -> List[str]:
+    """What is wrong with the CPATH the user has now, in words."""
+    out: List[str] = []
+    for d in group.get("stale") or []:
+        out.append("%s holds another Python's headers" % d)
+    if group.get("empty_elements"):
+        out.append("CPATH has an empty element (the compiler reads it as the current directory)")
+    have, _ = split(group.get("current"))
+    dups = sorted({d for d in have if have.count(d) > 1})
+    if dups:
+        out.append("CPATH repeats %s" % ", ".join(dups))
+    return out
+
+
+def update_facts(facts: Dict[str, Any], *, force_rootless: bool = False,
+                 environ: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+    """(Re)compute the `cpath` group in place (the CLI calls this for --rootless)."""
+    facts["cpath"] = compute(facts, environ, force_rootless)
+    return facts
+
+
+# ----------------------------------------------------------------------------- verification
+
+def header_via_cpath(facts: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None
+                     ) -> Optional[str]:
+    """The Python.h of the target's version that the environment's CPATH reaches, or None."""
+    env = os.environ if environ is None else environ
+    py = facts["python"]
+    want = (int(py.get("major") or 0), int(py.get("minor") or 0))
+    for d in split(env.get(VAR))[0]:
+        if os.path.isfile(os.path.join(d, "Python.h")) and header_version(d) in (want, None):
+            return os.path.join(d, "Python.h")
+    return None
+
+
+def inductor_check(facts: Mapping[str, Any], runner: Runner, source: str, workdir: str,
+                   defines: Sequence[str]) -> Optional[Check]:
+    """Compile like Torch Inductor: the C++ compiler, `-I<sysconfig include>` whether or not
+    it exists, and nothing else but the inherited environment (CPATH) to find Python.h."""
+    cxx = facts["compilers"].get("cxx")
+    if not cxx:
+        return None
+    py = facts["python"]
+    inc = str(py.get("sysconfig_include") or py.get("include"))
+    argv = [cxx, "-x", "c++", "-fPIC", "-O0", "-c", "-I" + inc] + list(defines) + [
+        source, "-o", os.path.join(workdir, "probe_inductor.o")]
+    res = runner.run(argv, timeout=120)
+    where = "-I%s%s" % (inc, "" if os.path.isdir(inc) else " (missing)")
+    cp = os.environ.get(VAR)
+    if res.ok:
+        detail = "%s %s compiled it%s" % (os.path.basename(cxx), where,
+                                           " with CPATH=%s" % cp if cp else "")
+        return Check("inductor", True, detail)
+    lines = [ln for ln in res.output.splitlines() if "error" in ln.lower()][:4]
+    detail = "%s %s failed as Torch Inductor would%s:\n%s" % (
+        os.path.basename(cxx), where, " (CPATH=%s)" % cp if cp else " (CPATH unset)",
+        "\n".join(lines) or res.tail(4))
+    return Check("inductor", False, detail,
+                 "run `fixenv apply --yes --python %s` (it sets CPATH when the headers live "
+                 "outside %s), or `fixenv exec -- <your command>`" % (py["executable"], inc))

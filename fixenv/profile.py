@@ -1,0 +1,265 @@
+"""Persist CPATH for new shells: /etc/profile.d/fixenv.sh as root, else a marked block in the
+user's shell start-up files. Idempotent, atomic (fixenv/files.py), with a backup of the
+user's original file, and removable (`fixenv reset` deletes the block, never the user's file).
+
+Which files (non-root):
+- bash/sh login:  ~/.bash_profile if it exists (bash then ignores ~/.profile), else ~/.profile
+- bash interactive: ~/.bashrc (when it exists or the login shell is bash)
+- zsh:  ~/.zshenv (when it exists, zsh is the login shell, or zsh is installed)
+- fish: ~/.config/fish/conf.d/fixenv.fish, a file of ours (when fish is there)
+
+The snippet does not hard-code the final value: at shell start it puts our dirs first and
+keeps the CPATH the session already has, minus empty elements (an empty element means
+"the current directory"), duplicates and the stale dirs of another Python version. Sourcing
+it twice (Debian's ~/.profile sources ~/.bashrc) changes nothing.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple
+
+from fixenv.files import BACKUP_SUFFIX, atomic_write
+from fixenv.model import FileEdit
+
+SYSTEM_FILE = "/etc/profile.d/fixenv.sh"
+BEGIN = "# >>> fixenv >>>"
+END = "# <<< fixenv <<<"
+HEADER = "# Added by fixenv: %s for the Python headers. Remove with `fixenv reset`."
+
+# FileEdit.action values this module applies
+WRITE = "write"        # the whole file is ours
+BLOCK = "block"        # insert or replace our marked block, keep the rest
+REMOVE = "remove"      # delete a file that is wholly ours
+UNBLOCK = "unblock"    # remove our marked block, keep the rest
+
+
+@dataclass(frozen=True)
+class Target:
+    path: str
+    shell: str  # "sh" (POSIX sh, bash, zsh) or "fish"
+    whole: bool  # the file is ours alone (profile.d, fish conf.d)
+
+
+def _q(s: str) -> str:
+    """Single-quote for sh and fish (paths are checked: no quotes or control characters)."""
+    if "'" in s or "\\" in s or any(ord(c) < 32 for c in s):
+        raise ValueError("refusing to write %r into a shell file" % s)
+    return "'%s'" % s
+
+
+def sh_block(var: str, dirs: Sequence[str], drop: Sequence[str] = ()) -> str:
+    """POSIX sh (dash, bash, zsh, ksh): our dirs first, then the session's value cleaned."""
+    skip = "|".join(["''"] + [_q(d) for d in drop])
+    lines = [
+        BEGIN,
+        HEADER % var,
+        "_fixenv_new=%s" % _q(":".join(dirs)),
+        '_fixenv_rest="${%s-}"' % var,
+        'while [ -n "$_fixenv_rest" ]; do',
+        '  _fixenv_d="${_fixenv_rest%%:*}"',
+        '  case "$_fixenv_rest" in *:*) _fixenv_rest="${_fixenv_rest#*:}" ;; '
+        '*) _fixenv_rest= ;; esac',
+        '  case "$_fixenv_d" in %s) continue ;; esac' % skip,
+        '  case ":$_fixenv_new:" in *":$_fixenv_d:"*) continue ;; esac',
+        '  _fixenv_new="${_fixenv_new:+$_fixenv_new:}$_fixenv_d"',
+        "done",
+        'if [ -n "$_fixenv_new" ]; then %s="$_fixenv_new"; export %s; else unset %s; fi'
+        % (var, var, var),
+        "unset _fixenv_new _fixenv_rest _fixenv_d",
+        END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def fish_block(var: str, dirs: Sequence[str], drop: Sequence[str] = ()) -> str:
+    """fish: CPATH ends in PATH, so fish keeps it as a list and exports it joined by ':'."""
+    ours = " ".join(_q(d) for d in dirs)
+    lines = [
+        BEGIN,
+        HEADER % var,
+        "set -l _fixenv_new %s" % ours if dirs else "set -l _fixenv_new",
+        "for _fixenv_d in $%s" % var,
+        "    if test -n \"$_fixenv_d\"; and not contains -- $_fixenv_d $_fixenv_new%s" % (
+            "".join(" " + _q(d) for d in drop)),
+        "        set -a _fixenv_new $_fixenv_d",
+        "    end",
+        "end",
+        "if set -q _fixenv_new[1]",
+        "    set -gx %s $_fixenv_new" % var,
+        "else",
+        "    set -e %s" % var,
+        "end",
+        END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def block_for(shell: str, var: str, dirs: Sequence[str], drop: Sequence[str] = ()) -> str:
+    return fish_block(var, dirs, drop) if shell == "fish" else sh_block(var, dirs, drop)
+
+
+# ----------------------------------------------------------------------------- text edits
+
+def find_block(text: str) -> Optional[Tuple[int, int]]:
+    """(start, end) offsets of our block including its trailing newline, or None."""
+    start = text.find(BEGIN)
+    while start > 0 and text[start - 1] != "\n":  # the marker must start a line
+        start = text.find(BEGIN, start + 1)
+        if start < 0:
+            return None
+    if start < 0:
+        return None
+    end = text.find(END, start)
+    if end < 0:
+        return None
+    end += len(END)
+    if text[end:end + 1] == "\n":
+        end += 1
+    return start, end
+
+
+def insert_block(text: str, block: str) -> str:
+    """Replace our block in place, or append it after a blank line. Idempotent."""
+    found = find_block(text)
+    if found:
+        return text[:found[0]] + block + text[found[1]:]
+    if not text:
+        return block
+    return text + ("\n" if text.endswith("\n") else "\n\n") + block
+
+
+def remove_block(text: str) -> Tuple[str, bool]:
+    """The text without our block (and without the blank line insert_block added)."""
+    found = find_block(text)
+    if not found:
+        return text, False
+    before, after = text[:found[0]], text[found[1]:]
+    if before.endswith("\n\n"):
+        before = before[:-1]  # the blank line insert_block put before the block
+    return before + after, True
+
+
+def read(path: str) -> Optional[str]:
+    try:
+        with open(path) as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
+# ----------------------------------------------------------------------------- targets
+
+def login_shell(environ: Mapping[str, str]) -> str:
+    shell = environ.get("SHELL") or ""
+    if not shell:
+        try:
+            import pwd
+            shell = pwd.getpwuid(os.getuid()).pw_shell
+        except (ImportError, KeyError):
+            shell = ""
+    return os.path.basename(shell)
+
+
+def targets(*, root: bool, home: str, environ: Mapping[str, str],
+            which: Callable[[str], Optional[str]] = shutil.which) -> List[Target]:
+    if root:
+        return [Target(SYSTEM_FILE, "sh", True)]
+    shell = login_shell(environ)
+    out: List[Target] = []
+    bash_profile = os.path.join(home, ".bash_profile")
+    out.append(Target(bash_profile if os.path.exists(bash_profile)
+                      else os.path.join(home, ".profile"), "sh", False))
+    bashrc = os.path.join(home, ".bashrc")
+    if os.path.exists(bashrc) or shell == "bash":
+        out.append(Target(bashrc, "sh", False))
+    zshenv = os.path.join(environ.get("ZDOTDIR") or home, ".zshenv")
+    if os.path.exists(zshenv) or shell == "zsh" or which("zsh"):
+        out.append(Target(zshenv, "sh", False))
+    fish_dir = os.path.join(environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
+                            "fish")
+    if os.path.isdir(fish_dir) or shell == "fish" or which("fish"):
+        out.append(Target(os.path.join(fish_dir, "conf.d", "fixenv.fish"), "fish", True))
+    return out
+
+
+def home_dir(environ: Mapping[str, str]) -> str:
+    return environ.get("HOME") or os.path.expanduser("~")
+
+
+def plan_edits(var: str, dirs: Sequence[str], drop: Sequence[str], *, root: bool,
+               environ: Mapping[str, str]) -> Tuple[List[FileEdit], bool]:
+    """The edits that persist `var`, and whether every one is already in place."""
+    edits: List[FileEdit] = []
+    done = True
+    for t in targets(root=root, home=home_dir(environ), environ=environ):
+        block = block_for(t.shell, var, dirs, drop)
+        text = read(t.path)
+        if t.whole:
+            edits.append(FileEdit(t.path, block, WRITE, root=root))
+            done = done and text == block
+        else:
+            edits.append(FileEdit(t.path, block, BLOCK, root=root))
+            done = done and text is not None and insert_block(text, block) == text
+    return edits, done
+
+
+def plan_removal(*, root: bool, environ: Mapping[str, str]) -> List[FileEdit]:
+    """What `fixenv reset` removes: our whole files and our blocks, wherever they are."""
+    home = home_dir(environ)
+    paths: List[Tuple[str, bool]] = []
+    if root:
+        paths.append((SYSTEM_FILE, True))
+    # Also the user files (root may have run fixenv as a user too, e.g. with --rootless).
+    for name in (".profile", ".bash_profile", ".bashrc"):
+        paths.append((os.path.join(home, name), False))
+    paths.append((os.path.join(environ.get("ZDOTDIR") or home, ".zshenv"), False))
+    paths.append((os.path.join(environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
+                               "fish", "conf.d", "fixenv.fish"), True))
+    out = []
+    for path, whole in paths:
+        text = read(path)
+        if text is None or find_block(text) is None:
+            continue
+        if whole and not remove_block(text)[0].strip():
+            out.append(FileEdit(path, "", REMOVE, root=root and path == SYSTEM_FILE))
+        else:
+            out.append(FileEdit(path, remove_block(text)[0], UNBLOCK,
+                                root=root and path == SYSTEM_FILE))
+    return out
+
+
+def apply_edit(edit: FileEdit) -> Optional[str]:
+    """Carry out one FileEdit (the engine calls this). Returns the backup path, if any.
+
+    A backup (`<file>.fixenv-backup`) is made of the user's file as it was before fixenv
+    first touched it; later rewrites of our own block keep that first backup.
+    """
+    if edit.action == WRITE:
+        return atomic_write(edit.path, edit.content)
+    text = read(edit.path)
+    if edit.action == BLOCK:
+        new = insert_block(text or "", edit.content)
+        if new == text:
+            return None
+        pristine = text is not None and find_block(text) is None
+        return atomic_write(edit.path, new, backup=pristine)
+    if edit.action == UNBLOCK:
+        if text is None:
+            return None
+        new, found = remove_block(text)
+        if found:
+            atomic_write(edit.path, new, backup=False)
+        return None
+    if edit.action == REMOVE:
+        if text is not None:
+            if find_block(text) is None or remove_block(text)[0].strip():
+                raise OSError("%s is not wholly fixenv's: refusing to delete it" % edit.path)
+            os.unlink(edit.path)
+        return None
+    raise ValueError("unknown file action %r" % edit.action)
+
+
+def backup_path(path: str) -> str:
+    return path + BACKUP_SUFFIX

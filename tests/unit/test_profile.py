@@ -1,0 +1,210 @@
+"""Issue 4: persisting CPATH in shell start-up files (fixenv/profile.py).
+
+Real files in tmp_path; the snippets are run by the real shells found on this machine."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from typing import Optional
+
+import pytest
+
+from fixenv import profile
+from fixenv.model import FileEdit
+
+DIRS = ["/s/usr/include/python3.11", "/s/usr/include"]
+OURS = ":".join(DIRS)
+USER_TEXT = "# my profile\nexport EDITOR=vi\nPATH=\"$HOME/bin:$PATH\"\n"
+
+
+def run_snippet(shell: str, snippet: str, cpath: Optional[str], times: int = 1) -> str:
+    exe = shutil.which(shell)
+    if exe is None:
+        pytest.skip("%s is not installed here" % shell)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent"}
+    if cpath is not None:
+        env["CPATH"] = cpath
+    if shell == "fish":
+        code = ("source %s; " % _tmpfile(snippet)) * times + 'echo "[$CPATH]"'
+        argv = [exe, "--no-config", "-c", code]
+    else:
+        code = (". %s; " % _tmpfile(snippet)) * times + 'echo "[${CPATH-unset}]"'
+        argv = [exe, "-c", code]
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+_files = []
+
+
+def _tmpfile(text: str) -> str:
+    import tempfile
+
+    fd, path = tempfile.mkstemp(suffix=".sh")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    _files.append(path)
+    return path
+
+
+def teardown_module(module) -> None:
+    for p in _files:
+        os.unlink(p)
+
+
+# ----------------------------------------------------------------------------- the snippet
+
+@pytest.mark.parametrize("shell", ["dash", "bash", "zsh", "ksh"])
+@pytest.mark.parametrize("before,after", [
+    (None, OURS),
+    ("", OURS),
+    ("/opt/x", OURS + ":/opt/x"),
+    (":/opt/x::", OURS + ":/opt/x"),                 # empty elements = "current directory"
+    ("/opt/x:/opt/x", OURS + ":/opt/x"),             # duplicates
+    ("/usr/include/python3.9:/opt/x", OURS + ":/opt/x"),  # another version's headers
+    ("/s/usr/include:/opt/x", OURS + ":/opt/x"),     # ours already there, reordered
+])
+def test_sh_block_merges_like_the_rules(shell, before, after):
+    block = profile.sh_block("CPATH", DIRS, ["/usr/include/python3.9"])
+    assert run_snippet(shell, block, before) == "[%s]" % after
+    # sourced twice (Debian's ~/.profile sources ~/.bashrc): the same value
+    assert run_snippet(shell, block, before, times=2) == "[%s]" % after
+
+
+def test_sh_block_with_nothing_to_add_only_cleans():
+    block = profile.sh_block("CPATH", [], ["/usr/include/python3.9"])
+    assert run_snippet("dash", block, "/usr/include/python3.9:") == "[unset]"
+    assert run_snippet("dash", block, "/usr/include/python3.9::/x") == "[/x]"
+
+
+def test_fish_block():
+    block = profile.fish_block("CPATH", DIRS, ["/usr/include/python3.9"])
+    assert run_snippet("fish", block, ":/usr/include/python3.9:/opt/x") == "[%s]" % " ".join(
+        DIRS + ["/opt/x"])
+
+
+def test_refuses_quotes_in_paths():
+    with pytest.raises(ValueError):
+        profile.sh_block("CPATH", ["/a'b"], [])
+
+
+# ----------------------------------------------------------------------------- text edits
+
+BLOCK = profile.sh_block("CPATH", DIRS)
+
+
+@pytest.mark.parametrize("text", ["", USER_TEXT, USER_TEXT + "\n", "no newline at end"])
+def test_insert_is_idempotent_and_remove_restores(text):
+    once = profile.insert_block(text, BLOCK)
+    assert profile.insert_block(once, BLOCK) == once
+    assert once.count(profile.BEGIN) == 1 and once.startswith(text)
+    back, found = profile.remove_block(once)
+    assert found
+    assert back == (text if text.endswith("\n") or not text else text + "\n")
+
+
+def test_replacing_the_block_keeps_content_around_it():
+    text = profile.insert_block(USER_TEXT, BLOCK) + "alias ll='ls -l'\n"
+    new_block = profile.sh_block("CPATH", ["/other"])
+    new = profile.insert_block(text, new_block)
+    assert new.startswith(USER_TEXT) and new.endswith("alias ll='ls -l'\n")
+    assert new_block in new and BLOCK not in new
+    assert profile.remove_block(new)[0] == USER_TEXT + "alias ll='ls -l'\n"
+
+
+def test_remove_without_block_changes_nothing():
+    assert profile.remove_block(USER_TEXT) == (USER_TEXT, False)
+
+
+# ----------------------------------------------------------------------------- files
+
+def test_block_edit_makes_one_backup_of_the_original_and_is_atomic(tmp_path):
+    path = tmp_path / ".profile"
+    path.write_text(USER_TEXT)
+    path.chmod(0o600)
+    inode = path.stat().st_ino
+    backup = profile.apply_edit(FileEdit(str(path), BLOCK, profile.BLOCK))
+    assert backup == str(path) + ".fixenv-backup"
+    assert open(backup).read() == USER_TEXT
+    assert path.read_text() == USER_TEXT + "\n" + BLOCK
+    assert path.stat().st_ino != inode  # replaced by rename, never written in place
+    assert path.stat().st_mode & 0o777 == 0o600  # mode kept
+    # a second run with other dirs: block replaced, the backup still holds the original
+    profile.apply_edit(FileEdit(str(path), profile.sh_block("CPATH", ["/z"]), profile.BLOCK))
+    assert open(backup).read() == USER_TEXT
+    assert path.read_text().count(profile.BEGIN) == 1
+    # the same block again: nothing written at all
+    mtime = path.stat().st_mtime_ns
+    profile.apply_edit(FileEdit(str(path), profile.sh_block("CPATH", ["/z"]), profile.BLOCK))
+    assert path.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".profile", ".profile.fixenv-backup"]
+
+
+def test_a_failed_write_leaves_the_original_and_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / ".bashrc"
+    path.write_text(USER_TEXT)
+
+    def boom(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        profile.apply_edit(FileEdit(str(path), BLOCK, profile.BLOCK))
+    assert path.read_text() == USER_TEXT
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".fixenv-")]
+
+
+def test_unblock_keeps_the_users_file_even_when_it_becomes_empty(tmp_path):
+    path = tmp_path / ".zshenv"
+    profile.apply_edit(FileEdit(str(path), BLOCK, profile.BLOCK))
+    assert path.read_text() == BLOCK
+    profile.apply_edit(FileEdit(str(path), "", profile.UNBLOCK))
+    assert path.exists() and path.read_text() == ""
+
+
+def test_remove_refuses_a_file_that_is_not_wholly_ours(tmp_path):
+    path = tmp_path / "fixenv.fish"
+    path.write_text("set -gx FOO bar\n" + BLOCK)
+    with pytest.raises(OSError):
+        profile.apply_edit(FileEdit(str(path), "", profile.REMOVE))
+    assert path.exists()
+
+
+def _env(tmp_path, shell="/bin/bash"):
+    return {"HOME": str(tmp_path), "SHELL": shell}
+
+
+def test_targets_for_a_user(tmp_path):
+    none = lambda name: None  # noqa: E731
+    t = profile.targets(root=False, home=str(tmp_path), environ=_env(tmp_path, "/bin/sh"),
+                        which=none)
+    assert [x.path for x in t] == [str(tmp_path / ".profile")]
+    (tmp_path / ".bash_profile").write_text("")
+    (tmp_path / ".bashrc").write_text("")
+    t = profile.targets(root=False, home=str(tmp_path), environ=_env(tmp_path),
+                        which=lambda n: "/usr/bin/" + n if n in ("zsh", "fish") else None)
+    assert [(os.path.relpath(x.path, str(tmp_path)), x.shell, x.whole) for x in t] == [
+        (".bash_profile", "sh", False), (".bashrc", "sh", False), (".zshenv", "sh", False),
+        (".config/fish/conf.d/fixenv.fish", "fish", True)]
+    assert profile.targets(root=True, home="/root", environ={}) == [
+        profile.Target("/etc/profile.d/fixenv.sh", "sh", True)]
+
+
+def test_plan_apply_then_plan_says_done_and_reset_restores(tmp_path):
+    (tmp_path / ".profile").write_text(USER_TEXT)
+    (tmp_path / ".bashrc").write_text("# rc\n")
+    env = _env(tmp_path)
+    edits, done = profile.plan_edits("CPATH", DIRS, [], root=False, environ=env)
+    assert not done and [e.action for e in edits][:2] == ["block", "block"]
+    for e in edits:
+        profile.apply_edit(e)
+    assert profile.plan_edits("CPATH", DIRS, [], root=False, environ=env)[1] is True
+    removal = profile.plan_removal(root=False, environ=env)
+    assert {e.path for e in removal} == {e.path for e in edits}
+    for e in removal:
+        profile.apply_edit(e)
+    assert (tmp_path / ".profile").read_text() == USER_TEXT
+    assert (tmp_path / ".bashrc").read_text() == "# rc\n"
+    assert profile.plan_removal(root=False, environ=env) == []
