@@ -1,0 +1,1 @@
+"""One module per larger CLI command; cli.py registers them and stays thin."""

@@ -1,0 +1,319 @@
+"""`fixenv doctor`: detect + plan + verify as one short report, a ✓/✗ line per check.
+
+Every failed check names the command that fixes it, taken from the planner (the same plan
+`fixenv apply` would run), so the advice is never a guess. Only checks that break builds for
+the target fail the report (exit 1): headers, compilers (Inductor needs the C++ one), the
+test build and import. CPATH problems are warnings: an unset CPATH is normal, and a bad one
+only bites when the target's own include dir lacks Python.h, which `headers` catches.
+
+Returns a DoctorReport; the CLI renders it (fixenv/ui.py) or prints `to_json()`.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from fixenv.model import CHANGE, Plan, VerifyResult
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+ORDER = ("python", "venv", "headers", "c-compiler", "cxx-compiler", "CPATH", "build-c",
+         "import", "build-cxx")
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    name: str
+    status: str  # ok | warn | fail | skip
+    detail: str
+    matters: bool = True  # does a failure break builds for the target?
+    fix: Optional[str] = None  # the one command to run
+    fix_commands: Tuple[str, ...] = ()  # what that command runs underneath
+    more: Tuple[str, ...] = ()  # extra lines shown with --verbose
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (OK, WARN)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "status": self.status, "matters": self.matters,
+                "detail": self.detail, "fix": self.fix, "fix_commands": list(self.fix_commands),
+                "more": list(self.more)}
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    python: str
+    checks: Tuple[DoctorCheck, ...]
+    fix: Optional[str] = None
+    fix_commands: Tuple[str, ...] = ()
+    plan: Optional[Plan] = field(default=None, compare=False)
+
+    @property
+    def failures(self) -> List[DoctorCheck]:
+        return [c for c in self.checks if c.status == FAIL and c.matters]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"ok": self.ok, "python": self.python,
+                "checks": [c.to_json() for c in self.checks],
+                "failed": [c.name for c in self.failures],
+                "warnings": [c.name for c in self.checks if c.status == WARN],
+                "fix": self.fix, "fix_commands": list(self.fix_commands),
+                "changes_pending": bool(self.plan and self.plan.changes_pending)}
+
+
+# --------------------------------------------------------------------------- pure checks
+
+
+PATCHLEVEL_RE = re.compile(r'^\s*#\s*define\s+PY_VERSION\s+"([^"]+)"', re.M)
+
+
+def header_version(include: str) -> Optional[str]:
+    """PY_VERSION from <include>/patchlevel.h ("3.11.2"), or None."""
+    try:
+        with open(os.path.join(include, "patchlevel.h"), errors="replace") as fh:
+            m = PATCHLEVEL_RE.search(fh.read())
+    except OSError:
+        return None
+    return m.group(1) if m else None
+
+
+def _xy(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def headers_check(py: Mapping[str, Any]) -> DoctorCheck:
+    include = str(py.get("include") or "")
+    header = os.path.join(include, "Python.h")
+    if not include or not os.path.isfile(header):
+        where = include or "(the target reports no include dir)"
+        return DoctorCheck("headers", FAIL, "no Python.h in %s, the include dir of %s %s"
+                           % (where, py["executable"], py["version"]))
+    found = header_version(include)
+    if found is not None and _xy(found) != py["xy"]:
+        return DoctorCheck("headers", FAIL, "%s is for Python %s, but the target is %s"
+                           % (header, found, py["version"]))
+    return DoctorCheck("headers", OK, "%s%s" % (header, " (%s)" % found if found else ""))
+
+
+def cpath_check(cpath: Optional[str], py: Mapping[str, Any],
+                isdir=os.path.isdir, isfile=os.path.isfile) -> DoctorCheck:
+    """CPATH sanity. Never fatal: see the module docstring."""
+    if not cpath:
+        return DoctorCheck("CPATH", OK, "unset (fine: builds get -I from the target)",
+                           matters=False)
+    parts = cpath.split(os.pathsep)
+    problems: List[str] = []
+    keep: List[str] = []
+    xy = str(py["xy"])
+    for i, d in enumerate(parts):
+        if not d:
+            problems.append("an empty element (position %d) adds the current directory" % (i + 1))
+            continue
+        if not isdir(d):
+            problems.append("%s does not exist" % d)
+            continue
+        if isfile(os.path.join(d, "Python.h")):
+            found = header_version(d)
+            if found is not None and _xy(found) != xy:
+                problems.append("%s holds Python.h for %s, not %s" % (d, found, xy))
+                continue
+        keep.append(d)
+    if not problems:
+        return DoctorCheck("CPATH", OK, cpath, matters=False)
+    fix = ("export CPATH=%s" % shlex.quote(os.pathsep.join(keep))) if keep else "unset CPATH"
+    return DoctorCheck("CPATH", WARN, "; ".join(problems), matters=False, fix=fix)
+
+
+def _python_check(py: Mapping[str, Any]) -> DoctorCheck:
+    provider = str(py.get("provider") or "unknown")
+    if py.get("provider_detail"):
+        provider += " (%s)" % py["provider_detail"]
+    flags = py.get("abiflags") or ""
+    detail = "%s %s%s, from %s" % (py.get("implementation", "Python"), py["version"], flags,
+                                   provider)
+    more = ["executable %s" % py["executable"]]
+    if py.get("base_executable") and py["base_executable"] != py["executable"]:
+        more.append("real binary %s" % py["base_executable"])
+    more.append("include dir %s" % py.get("include"))
+    return DoctorCheck("python", OK, detail, more=tuple(more))
+
+
+def _venv_check(py: Mapping[str, Any]) -> DoctorCheck:
+    if not py.get("in_venv"):
+        return DoctorCheck("venv", OK, "not a venv")
+    return DoctorCheck("venv", OK, "a venv of %s (base prefix %s): headers come from the base"
+                       % (py.get("base_executable"), py.get("base_prefix")),
+                       more=("venv prefix %s" % py.get("prefix"),))
+
+
+# --------------------------------------------------------------------------- fixes
+
+
+def _step_commands(plan: Plan, sudo: bool, match) -> Tuple[List[str], List[str]]:
+    """(display commands, step ids) of the plan's pending steps that `match`."""
+    cmds: List[str] = []
+    ids: List[str] = []
+    for s in plan.steps:
+        if s.status != CHANGE or not match(s):
+            continue
+        ids.append(s.id)
+        cmds += [c.display(sudo) for c in s.commands]
+        cmds += ["write %s" % shlex.quote(f.path) for f in s.files]
+    return cmds, ids
+
+
+def _is_header_step(s: Any) -> bool:
+    return "header" in s.id or s.kind == "env"
+
+
+def _is_compiler_step(s: Any) -> bool:
+    return "compiler" in s.id
+
+
+def _no_fix_reason(plan: Plan, match) -> str:
+    for s in plan.steps:
+        if match(s) and s.status != CHANGE:
+            return "%s: %s" % (s.id, s.reason)
+    return "the playbook has no step for it"
+
+
+def apply_command(python: str, playbook: Optional[str] = None) -> str:
+    words = ["fixenv", "apply", "--yes", "--python", python]
+    if playbook:
+        words += ["--playbook", playbook]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def build_report(facts: Mapping[str, Any], result: VerifyResult, plan: Plan, *,
+                 playbook: Optional[str] = None,
+                 compiler_versions: Optional[Mapping[str, str]] = None) -> DoctorReport:
+    """Pure: facts + verification + plan → the report."""
+    py = facts["python"]
+    exe = str(py["executable"])
+    sudo = not facts["privilege"].get("root")
+    versions = compiler_versions or {}
+    fix = apply_command(exe, playbook) if plan.changes_pending else None
+    vchecks = {c.name: c for c in result.checks}
+
+    def with_fix(check: DoctorCheck, match) -> DoctorCheck:
+        if check.status != FAIL:
+            return check
+        cmds, _ = _step_commands(plan, sudo, match)
+        if not cmds:
+            return DoctorCheck(check.name, check.status, check.detail, check.matters,
+                               "none planned (%s)" % _no_fix_reason(plan, match), (), check.more)
+        return DoctorCheck(check.name, check.status, check.detail, check.matters, fix,
+                           tuple(cmds), check.more)
+
+    checks: List[DoctorCheck] = [_python_check(py), _venv_check(py),
+                                 with_fix(headers_check(py), _is_header_step)]
+    for name, key, what in (("c-compiler", "cc", "no C compiler ($CC, gcc, cc, clang)"),
+                            ("cxx-compiler", "cxx", "no C++ compiler ($CXX, g++, c++, clang++): "
+                                                    "Torch Inductor needs one")):
+        path = facts["compilers"].get(key)
+        if path:
+            version = versions.get(key)
+            checks.append(DoctorCheck(name, OK, path + (" (%s)" % version if version else "")))
+        else:
+            checks.append(with_fix(DoctorCheck(name, FAIL, what), _is_compiler_step))
+    checks.append(cpath_check(facts["env"].get("CPATH"), py))
+    all_steps = (lambda s: True)
+    blockers = {"build-c": "no C compiler", "import": "the C build did not run or failed",
+                "build-cxx": "no C++ compiler"}
+    for name in ("build-c", "import", "build-cxx"):
+        v = vchecks.get(name)
+        if v is None:
+            checks.append(DoctorCheck(name, SKIP, "not run: %s" % blockers[name], matters=False))
+        else:
+            checks.append(with_fix(DoctorCheck(name, OK if v.ok else FAIL, v.detail),
+                                   all_steps))
+    all_cmds, _ = _step_commands(plan, sudo, all_steps)
+    return DoctorReport(exe, tuple(checks), fix, tuple(all_cmds), plan)
+
+
+def compiler_versions(facts: Mapping[str, Any], runner: Any) -> Dict[str, str]:
+    """First line of `<compiler> --version` for each compiler found (read-only, concurrent)."""
+    pending = {}
+    for key in ("cc", "cxx"):
+        path = facts["compilers"].get(key)
+        if path:
+            pending[key] = runner.start([path, "--version"], timeout=15)
+    out: Dict[str, str] = {}
+    for key, p in pending.items():
+        res = p.result()
+        first = (res.stdout.strip().splitlines() or [""])[0].strip()
+        if res.ok and first:
+            out[key] = first
+    return out
+
+
+def doctor(python: Optional[str], playbook: Optional[str] = None,
+           progress: Any = None) -> DoctorReport:
+    """Detect, plan (read-only) and verify. Changes nothing on the machine."""
+    from fixenv.engine import load_playbook, make_plan
+    from fixenv.facts import gather
+    from fixenv.runner import RecordingRunner
+    from fixenv.verify import verify
+
+    runner = RecordingRunner()
+    if progress is not None:
+        progress.phase("checking %s" % (python or "the target python"))
+    try:
+        facts = gather(runner, python)
+        pb = load_playbook(playbook)
+        plan = make_plan(pb, facts, runner, probe=True)
+        if progress is not None:
+            progress.phase("building a test extension with %s" % facts["python"]["executable"])
+        # verify only compiles in a temp dir and imports: RecordingRunner lets that through
+        # (nothing it runs is mutating) and refuses anything that would change the machine.
+        result = verify(facts, runner)
+        versions = compiler_versions(facts, runner)
+    finally:
+        if progress is not None:
+            progress.phase_done()
+    return build_report(facts, result, plan, playbook=playbook, compiler_versions=versions)
+
+
+# --------------------------------------------------------------------------- text
+
+
+def render(report: DoctorReport, out: Any) -> None:
+    """Print the report through a fixenv.ui.Out."""
+    from fixenv.ui import check_rows, plain
+
+    out.line(("fixenv doctor ", "bold"), (plain(report.python), ""))
+    shown = [c for c in report.checks if out.verbosity >= 0 or c.status in (FAIL, WARN)]
+    rows_in = []
+    for c in shown:
+        detail = c.detail
+        if out.verbosity > 0 and c.more:
+            detail = "\n".join([detail] + list(c.more))
+        rows_in.append({"name": c.name, "status": c.status, "detail": detail,
+                        "fix": c.fix, "fix_commands": c.fix_commands})
+    out.lines(check_rows(out, rows_in))
+    out.line()
+    fails = report.failures
+    warns = [c for c in report.checks if c.status == WARN]
+    if not fails:
+        tail = " (%d warning%s)" % (len(warns), "" if len(warns) == 1 else "s") if warns else ""
+        out.line(out.mark("ok", pad=False), (" all good%s: " % tail, "bold green"),
+                 ("%s can build C and C++ extensions" % plain(report.python), ""))
+        return
+    n = len(fails)
+    out.line(out.mark("fail", pad=False), (" %d problem%s (%s) break builds for this Python"
+                                % (n, "" if n == 1 else "s", ", ".join(c.name for c in fails)),
+                                "bold red"))
+    if report.fix:
+        out.line(("  fix them all with: ", ""), (plain(report.fix), "bold"))
+    else:
+        out.line(("  fixenv has no automatic fix planned here; `fixenv plan` shows why", ""))

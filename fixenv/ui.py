@@ -1,0 +1,544 @@
+"""Terminal output: colour or plain, symbols, progress, and the text renderings the CLI prints.
+
+Two renderings of the same lines:
+
+* styled (rich): colour and Unicode symbols, when the stream is a terminal, ``NO_COLOR`` is not
+  set and ``TERM`` is not ``dumb`` (``FORCE_COLOR`` forces it, e.g. for ``less -R``);
+* plain: ASCII words for the marks and no escape codes at all, for pipes, files, CI logs and
+  ``NO_COLOR`` users.
+
+rich is imported only when styled output or a spinner is actually drawn: `fixenv plan | cat`
+never pays for it (startup time, issue 7).
+
+Lines are built from segments ``(text, style)``; the style is a rich style name and is simply
+dropped in plain mode, so both renderings always say the same thing.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import (IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence,
+                    Tuple)
+
+from fixenv.model import Plan, Recap, VerifyResult
+
+Seg = Tuple[str, str]
+
+# status -> (unicode symbol, plain word, style)
+MARKS: Dict[str, Tuple[str, str, str]] = {
+    "ok": ("✓", "ok", "green"),
+    "changed": ("✓", "changed", "green"),
+    "change": ("→", "change", "cyan"),
+    "fail": ("✗", "FAIL", "bold red"),
+    "failed": ("✗", "FAILED", "bold red"),
+    "warn": ("!", "warn", "yellow"),
+    "skip": ("-", "skip", "dim"),
+    "skipped": ("-", "skipped", "dim"),
+    "not_run": ("·", "not-run", "dim"),
+}
+PLAIN_WIDTH = max(len(m[1]) for m in MARKS.values())
+
+
+def _env_on(name: str, environ: Mapping[str, str]) -> bool:
+    # no-color.org: "present and not an empty string"
+    return bool(environ.get(name, ""))
+
+
+def wants_color(stream: Any, environ: Optional[Mapping[str, str]] = None) -> bool:
+    """Colour and symbols for this stream? NO_COLOR wins, then FORCE_COLOR, then isatty."""
+    env = os.environ if environ is None else environ
+    if _env_on("NO_COLOR", env):
+        return False
+    if _env_on("FORCE_COLOR", env):
+        return True
+    if env.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (ValueError, OSError):  # closed stream
+        return False
+
+
+def is_terminal(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+    except (ValueError, OSError):
+        return False
+
+
+def _unicode_ok(stream: Any) -> bool:
+    enc = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    return enc.startswith("utf")
+
+
+class Out:
+    """Prints segment lines to one stream, styled or plain (decided once)."""
+
+    def __init__(self, stream: Optional[IO[str]] = None, *, color: Optional[bool] = None,
+                 verbosity: int = 0):
+        self.stream = stream if stream is not None else sys.stdout
+        self.color = wants_color(self.stream) if color is None else color
+        self.unicode = self.color and _unicode_ok(self.stream)
+        self.verbosity = verbosity  # -1 quiet, 0 normal, 1 verbose
+        self._console: Any = None
+
+    # -- pieces
+    def mark(self, status: str, pad: bool = True) -> Seg:
+        """The status symbol (styled) or word (plain, padded to line up in columns)."""
+        sym, word, style = MARKS.get(status, ("?", status, ""))
+        if self.unicode:
+            return (sym, style)
+        return (word.ljust(PLAIN_WIDTH) if pad else word, style if self.color else "")
+
+    @property
+    def bullet(self) -> str:
+        return "›" if self.unicode else ">"
+
+    @property
+    def dash(self) -> str:
+        return "—" if self.unicode else "-"
+
+    def console(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.stream, force_terminal=True, highlight=False,
+                                    markup=False, emoji=False, soft_wrap=True)
+        return self._console
+
+    # -- output
+    def line(self, *segs: Seg) -> None:
+        if not self.color:
+            self.stream.write("".join(t for t, _ in segs) + "\n")
+            self.stream.flush()
+            return
+        from rich.text import Text
+
+        self.console().print(Text.assemble(*[(t, s or "") for t, s in segs]))
+
+    def text(self, s: str, style: str = "") -> None:
+        self.line((s, style))
+
+    def lines(self, rows: Iterable[Sequence[Seg]]) -> None:
+        for row in rows:
+            self.line(*row)
+
+
+def plain(s: str) -> str:
+    """Control characters out of text that goes on one terminal line."""
+    return "".join(ch if ch >= " " or ch == "\t" else "?" for ch in s)
+
+
+def _indent_detail(detail: str, width: int = 0) -> List[str]:
+    """A (multi-line) detail as safe single lines."""
+    return [plain(x) for x in (detail.splitlines() or [""])]
+
+
+# --------------------------------------------------------------------------- renderings
+
+
+def check_rows(out: Out, checks: Sequence[Mapping[str, Any]], name_width: int = 13
+               ) -> List[List[Seg]]:
+    """One row per check: mark, name, detail; then its fix lines. A check is a mapping with
+    name, status (ok|warn|fail|skip), detail and optionally fix (text) and fix_commands."""
+    rows: List[List[Seg]] = []
+    pad = " " * (len(out.mark("ok")[0]) + 2 + name_width + 1)
+    for c in checks:
+        status = c["status"]
+        detail = _indent_detail(str(c.get("detail") or ""), name_width)
+        style = {"fail": "", "warn": "", "skip": "dim"}.get(status, "")
+        rows.append([(" ", ""), out.mark(status), (" ", ""),
+                     (str(c["name"]).ljust(name_width), "bold" if status == "fail" else ""),
+                     (" ", ""), (detail[0], style)])
+        for extra in detail[1:]:
+            rows.append([(pad, ""), (extra, "dim")])
+        if c.get("fix") and status in ("fail", "warn"):
+            rows.append([(pad, ""), ("fix: ", "bold yellow"), (plain(c["fix"]), "bold")])
+            for cmd in c.get("fix_commands") or []:
+                rows.append([(pad + "     ", ""), ("runs ", "dim"), (plain(cmd), "cyan")])
+    return rows
+
+
+def verify_rows(out: Out, result: VerifyResult) -> List[List[Seg]]:
+    rows: List[List[Seg]] = [[("verify ", "bold"), (plain(result.python), "")]]
+    checks = [{"name": c.name, "status": "ok" if c.ok else "fail", "detail": c.detail,
+               "fix": c.fix} for c in result.checks]
+    if out.verbosity < 0:
+        checks = [c for c in checks if c["status"] != "ok"]
+    rows += check_rows(out, checks)
+    if result.ok:
+        rows.append([("verification passed", "bold green")])
+    else:
+        rows.append([("verification FAILED", "bold red")])
+    return rows
+
+
+def plan_rows(out: Out, plan: Plan, sudo: bool = False) -> List[List[Seg]]:
+    rows: List[List[Seg]] = [[("plan ", "bold"), (plain(plan.target), ""),
+                              ("  (playbook %s)" % plan.playbook, "dim")]]
+    width = max([len(s.id) for s in plan.steps] + [8])
+    for s in plan.steps:
+        if out.verbosity < 0 and s.status != "change":
+            continue
+        dim = "dim" if s.status != "change" else ""
+        reason = _indent_detail(s.reason, width)
+        rows.append([(" ", ""), out.mark(s.status), (" ", ""),
+                     (s.id.ljust(width), "bold" if s.status == "change" else dim), ("  ", ""),
+                     (reason[0], dim)])
+        pad = " " * (len(out.mark("ok")[0]) + 4 + width)
+        for extra in reason[1:]:
+            rows.append([(pad, ""), (extra, "dim")])
+        for c in s.commands:
+            rows.append([(pad, ""), ("$ ", "dim"), (plain(c.display(sudo)), "cyan")])
+        for f in s.files:
+            from fixenv.render import FILE_ACTIONS  # block/unblock: fixenv/profile.py
+            rows.append([(pad, ""), (FILE_ACTIONS.get(f.action, f.action) + " ", "dim"),
+                         (plain(f.path), "cyan")])
+            if out.verbosity >= 0:
+                rows += [[(pad + "  | ", "dim"), (plain(ln), "")]
+                         for ln in f.content.splitlines()]
+    n = sum(1 for s in plan.steps if s.status == "change")
+    if n:
+        rows.append([("%d change%s pending" % (n, "" if n == 1 else "s"), "bold yellow"),
+                     (" %s run `fixenv apply` to make them" % out.dash, "")])
+    else:
+        rows.append([("nothing to do", "bold green")])
+    return rows
+
+
+def _dur(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return "%.1fs" % seconds
+    return "%dm%02ds" % (seconds // 60, seconds % 60)
+
+
+def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] = None,
+               total: Optional[float] = None, omit: Iterable[str] = ()) -> List[List[Seg]]:
+    """The end of `apply`: each step (but those in `omit`: the progress already showed them on
+    the same screen), the verification, one summary line, and what to do on failure."""
+    durations = durations or {}
+    rows: List[List[Seg]] = []
+    width = max([len(s.id) for s in recap.steps] + [8])
+    mark_width = len(out.mark("ok")[0])
+    omit = set(omit)
+    for s in recap.steps:
+        if out.verbosity < 0 and s.status not in ("failed", "changed"):
+            continue
+        if s.id in omit and s.status != "failed":
+            continue
+        dim = "dim" if s.status in ("ok", "skipped", "not_run") else ""
+        reason = [plain(x) for x in (s.reason.splitlines() or [""])]
+        first = reason[0]
+        rows.append([(" ", ""), out.mark(s.status), (" ", ""), (s.id.ljust(width), dim or "bold"),
+                     ("  ", ""), (first, dim),
+                     ("  " + _dur(durations[s.id]) if s.id in durations else "", "dim")])
+        pad = " " * (mark_width + 4 + width)
+        shown = reason[1:] if s.status == "failed" or out.verbosity > 0 else []
+        for extra in shown:
+            rows.append([(pad, ""), (extra, "red" if s.status == "failed" else "dim")])
+        if out.verbosity > 0:
+            for argv in s.commands:
+                import shlex
+
+                rows.append([(pad, ""), ("$ ", "dim"),
+                             (plain(" ".join(shlex.quote(a) for a in argv)), "cyan")])
+    if recap.verify is not None:
+        rows.append([])
+        rows += verify_rows(out, recap.verify)
+    j = recap.to_json()["summary"]
+    parts = ["%d changed" % j["changed"], "%d ok" % j["ok"]]
+    if j["skipped"]:
+        parts.append("%d skipped" % j["skipped"])
+    if j["failed"]:
+        parts.append("%d failed" % j["failed"])
+    if j["not_run"]:
+        parts.append("%d not run" % j["not_run"])
+    if recap.interrupted:
+        parts.append("interrupted")
+    took = (" in " + _dur(total)) if total is not None else ""
+    rows.append([])
+    if recap.ok:
+        target = recap.verify.python if recap.verify else ""
+        rows.append([out.mark("ok", pad=False), (" done%s: " % took, "bold green"),
+                     (", ".join(parts), ""),
+                     (" %s %s can build C extensions" % (out.dash, plain(target)), "")
+                     if target else ("", "")])
+    else:
+        rows.append([out.mark("fail", pad=False), (" failed%s: " % took, "bold red"), (", ".join(parts), "")])
+        failed = [s for s in recap.steps if s.status == "failed"]
+        if failed:
+            rows.append([("   %s the output above shows why; `fixenv plan` shows the remaining "
+                          "steps" % out.bullet, "")])
+        elif recap.verify is not None and not recap.verify.ok:
+            rows.append([("   %s `fixenv doctor` explains each failed check" % out.bullet, "")])
+    return rows
+
+
+def facts_rows(out: Out, text: str) -> List[List[Seg]]:
+    """`detect`'s key/value lines with the keys dimmed."""
+    import re
+
+    rows: List[List[Seg]] = []
+    for ln in text.splitlines():
+        m = re.match(r"^(\s*\S+)(\s+)(.*)$", ln)
+        rows.append([(m.group(1), "bold"), (m.group(2) + m.group(3), "")] if m else [(ln, "")])
+    return rows
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class Progress:
+    """What the user sees while `apply` runs, on stderr.
+
+    On a terminal: a spinner per step with the elapsed time and the package manager's last
+    output line, replaced by one ✓/✗ line when the step ends. Elsewhere (CI, pipes): plain
+    lines, each output line prefixed with the step id, so logs stay greppable.
+    Quiet: nothing but failures. Feed it engine events (`event`) and output lines (`line`).
+    """
+
+    def __init__(self, stream: Optional[IO[str]] = None, *, live: Optional[bool] = None,
+                 verbosity: int = 0, color: Optional[bool] = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.stream = stream if stream is not None else sys.stderr
+        # NO_COLOR users get no escape codes at all: plain lines instead of a live spinner
+        self.live = (is_terminal(self.stream) and not _env_on("NO_COLOR", os.environ)
+                     if live is None else live)
+        self.out = Out(self.stream, color=(wants_color(self.stream) if color is None else color),
+                       verbosity=verbosity)
+        self.verbosity = verbosity
+        self.clock = clock
+        self.started: Dict[str, float] = {}
+        self.durations: Dict[str, float] = {}
+        self.shown: set = set()  # steps whose result line was printed
+        self.step: Optional[str] = None
+        self._buffer: List[str] = []  # the current step's output (shown on failure when quiet)
+        self._progress: Any = None
+        self._task: Any = None
+        self.t0 = clock()
+
+    # -- the spinner (rich), started lazily
+    def _spin(self, description: str) -> None:
+        from rich.console import Console
+        from rich.progress import Progress as RichProgress
+        from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        if self._progress is None:
+            console = Console(file=self.stream, force_terminal=True, highlight=False,
+                              markup=False, emoji=False, no_color=not self.out.color)
+            self._progress = RichProgress(
+                SpinnerColumn("dots" if self.out.unicode else "line"),
+                TextColumn("{task.description}", markup=False),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[last]}", markup=False, style="dim"),
+                console=console, transient=True, refresh_per_second=8)
+            self._progress.start()
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        self._task = self._progress.add_task(description, total=None, last="")
+
+    def _unspin(self) -> None:
+        if self._task is not None and self._progress is not None:
+            self._progress.remove_task(self._task)
+            self._task = None
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._unspin()
+            self._progress.stop()
+            self._progress = None
+
+    def _print(self, *segs: Seg) -> None:
+        if self._progress is not None:
+            # print above the spinner, through rich, so the live line is redrawn below it
+            from rich.text import Text
+
+            self._progress.console.print(Text.assemble(*[(t, s or "") for t, s in segs]))
+        else:
+            self.out.line(*segs)
+
+    # -- engine callbacks
+    def event(self, name: str, data: Mapping[str, Any]) -> None:
+        step = str(data.get("id") or "")
+        if name == "step_start":
+            self.step = step
+            self.started[step] = self.clock()
+            self._buffer = []
+            reason = plain(str(data.get("reason", "")).splitlines()[0]
+                           if data.get("reason") else "")
+            desc = "%s: %s" % (step, reason)
+            if self.live and len(desc) > 50:  # leave room for the time and the last line
+                desc = desc[:49] + ("…" if self.out.unicode else "~")
+            if self.live:
+                self._spin(desc)
+            elif self.verbosity >= 0:
+                self._print(("==> ", "bold"), (desc, "bold"))
+        elif name == "command":
+            import shlex
+
+            text = " ".join(shlex.quote(a) for a in data.get("argv", []))
+            self._buffer.append("$ " + text)
+            if self.live:
+                if self.verbosity > 0:
+                    self._print(("  $ ", "dim"), (plain(text), "cyan"))
+            elif self.verbosity >= 0:
+                self._print(("[%s] $ " % step, "dim"), (plain(text), ""))
+        elif name == "step_end":
+            took = self.clock() - self.started.get(step, self.clock())
+            self.durations[step] = took
+            status = str(data.get("status", ""))
+            if self.live:
+                self._unspin()
+            if status == "failed" and self.verbosity < 0 and not self.live:
+                for ln in self._buffer[-20:]:
+                    self._print(("[%s] " % step, "dim"), (plain(ln), ""))
+            if self.verbosity >= 0 or status == "failed":
+                self.shown.add(step)
+                reason = plain(str(data.get("reason", "")).splitlines()[0]
+                               if data.get("reason") else "")
+                self._print((" ", ""), self.out.mark(status), (" ", ""), (step, "bold"),
+                            ("  " + reason, "" if status == "failed" else "dim"),
+                            ("  " + _dur(took), "dim"))
+            self.step = None
+
+    def line(self, text: str) -> None:
+        text = plain(text.rstrip("\r"))
+        if "\r" in text:
+            text = text.rsplit("\r", 1)[-1]
+        self._buffer.append(text)
+        if self.live:
+            if self.verbosity > 0:
+                self._print(("  | ", "dim"), (text, "dim"))
+            if self._progress is not None and self._task is not None:
+                width = self._progress.console.width - 70
+                last = text.strip()
+                if len(last) > max(width, 20):
+                    last = last[:max(width, 20) - 1] + ("…" if self.out.unicode else "~")
+                self._progress.update(self._task, last=last)
+        elif self.verbosity >= 0:
+            self._print(("[%s] " % (self.step or "-"), "dim"), (text, ""))
+
+    # -- verification phase
+    def phase(self, description: str) -> None:
+        if self.live:
+            self._spin(description)
+        elif self.verbosity > 0:
+            self._print(("==> ", "bold"), (description, "bold"))
+
+    def phase_done(self) -> None:
+        if self.live:
+            self._unspin()
+
+    def elapsed(self) -> float:
+        return self.clock() - self.t0
+
+
+def verbosity(state: Mapping[str, Any]) -> int:
+    return -1 if state.get("quiet") else (1 if state.get("verbose") else 0)
+
+
+# --------------------------------------------------------------------------- apply
+
+
+class ApplyFeedback:
+    """Everything `apply` shows while it runs and at the end: the progress on stderr, the
+    optional JSON-lines event stream, and the recap (text or JSON) on stdout.
+
+        with ApplyFeedback(as_json=..., events=FILE|"-"|None, verbosity=...) as fb:
+            fb.start(plan)
+            recap = apply_plan(plan, facts, runner, on_event=fb.on_event, on_line=fb.on_line)
+            fb.verifying(python); result = verify(...); ...
+            fb.finish(recap)
+
+    With `--events -` stdout carries only the events, so the text recap goes to stderr.
+    If the run ends with an error, the stream still gets a final run_end naming it.
+    """
+
+    def __init__(self, *, as_json: bool = False, events: Optional[str] = None,
+                 verbosity: int = 0, stdout: Optional[IO[str]] = None,
+                 stderr: Optional[IO[str]] = None):
+        from fixenv.errors import UsageError
+
+        if as_json and events == "-":
+            raise UsageError("--json and --events - (or --jsonl) both want stdout",
+                             hint="write the events to a file: --events FILE")
+        self.as_json = as_json
+        self.verbosity = verbosity
+        self.stdout = stdout if stdout is not None else sys.stdout
+        self.stderr = stderr if stderr is not None else sys.stderr
+        self.events = None
+        if events:
+            from fixenv.events import open_stream
+
+            self.events = open_stream(events)
+        self.events_on_stdout = events == "-"
+        quiet_lines = as_json or self.events_on_stdout
+        # JSON/event consumers want stdout clean; stderr may still show a spinner to a human.
+        # (-1: only failures as lines; a spinner on a terminal is transient and stays)
+        self.progress = Progress(self.stderr, verbosity=verbosity if not quiet_lines
+                                 else (1 if verbosity > 0 else -1))
+        self._finished = False
+
+    def __enter__(self) -> "ApplyFeedback":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.progress.close()
+        if self.events is not None:
+            if not self._finished and exc is not None:
+                from fixenv import errors
+
+                if isinstance(exc, errors.FixenvError):
+                    code = exc.exit_code
+                elif isinstance(exc, KeyboardInterrupt):
+                    code = errors.INTERRUPTED
+                else:
+                    code = getattr(exc, "exit_code", errors.INTERNAL)
+                self.events.emit("run_end", None, ok=code == 0, exit_code=code,
+                                 error=str(exc) or type(exc).__name__)
+            self.events.close()
+
+    def start(self, plan: Plan) -> None:
+        if self.events is not None:
+            self.events.run_start(plan)
+
+    def on_event(self, name: str, data: Dict[str, Any]) -> None:
+        self.progress.event(name, data)
+        if self.events is not None:
+            self.events.on_event(name, data)
+
+    def on_line(self, line: str) -> None:
+        self.progress.line(line)
+
+    def verifying(self, python: str) -> None:
+        self.progress.phase("verify: building a C extension for %s" % python)
+
+    def finish(self, recap: Recap) -> None:
+        from fixenv import errors
+
+        self.progress.phase_done()
+        self.progress.close()
+        code = errors.OK if recap.ok else errors.FAILED
+        if self.events is not None:
+            self.events.steps_done(recap)
+            if recap.verify is not None:
+                self.events.verify(recap.verify)
+            self.events.run_end(recap, code)
+        self._finished = True
+        if self.as_json:
+            import json
+
+            self.stdout.write(json.dumps(recap.to_json(), indent=2) + "\n")
+            self.stdout.flush()
+            return
+        stream = self.stderr if self.events_on_stdout else self.stdout
+        out = Out(stream, verbosity=self.verbosity)
+        # on one screen (both streams a terminal) the step lines just printed are not repeated
+        same_screen = stream is self.stderr or (is_terminal(stream) and is_terminal(self.stderr))
+        omit = self.progress.shown if same_screen else ()
+        out.lines(recap_rows(out, recap, self.progress.durations, self.progress.elapsed(), omit))

@@ -1,0 +1,232 @@
+"""Pleasant in a terminal, exact in a script: styled output on a TTY, plain ASCII without escape
+codes in pipes or with NO_COLOR, a spinner with elapsed time and the last output line while a
+step runs, and `--json` on every command (parsed, keys checked).
+
+Terminal tests run the real `fixenv` under a pseudo-terminal.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fixenv.cli import app
+
+SYSTEM_PY = "/usr/bin/python3.11"
+FIXENV = os.path.join(os.path.dirname(sys.executable), "fixenv")
+ESC = "\x1b["
+needs_headers = pytest.mark.skipif(
+    not os.path.isfile("/usr/include/python3.11/Python.h"),
+    reason="needs /usr/bin/python3.11 with its headers (python3.11-dev)")
+
+# Commands whose stdout is not fixenv's to format. Every other command must accept --json.
+NO_JSON = {"exec": "runs the user's command with its own stdout; fixenv adds nothing to it"}
+
+
+def clean_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    env.update(TERM="xterm-256color", COLUMNS="120", LANG="C.UTF-8")
+    env.update(extra)
+    return env
+
+
+def run_piped(*args, env=None):
+    return subprocess.run([FIXENV, *args], capture_output=True, text=True, timeout=300,
+                          env=env or clean_env())
+
+
+def run_in_pty(*args, env=None, timeout=300) -> tuple:
+    """Run fixenv with stdin/stdout/stderr on a pseudo-terminal; (exit code, all output)."""
+    master, slave = pty.openpty()
+    os.system("stty cols 120 rows 40 < %s" % os.ttyname(slave))
+    proc = subprocess.Popen([FIXENV, *args], stdin=slave, stdout=slave, stderr=slave,
+                            env=env or clean_env(), close_fds=True)
+    os.close(slave)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError as exc:  # EIO: the child closed the terminal
+                if exc.errno != errno.EIO:
+                    raise
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    rc = proc.wait(timeout=30)
+    return rc, b"".join(chunks).decode("utf-8", "replace")
+
+
+def assert_plain(text: str) -> None:
+    assert ESC not in text and "\x1b" not in text, repr(text[:400])
+    text.encode("ascii")  # ASCII-safe: no ✓/✗, no box drawing
+
+
+@needs_headers
+@pytest.mark.parametrize("args", [
+    ["doctor", "--python", SYSTEM_PY],
+    ["plan", "--python", SYSTEM_PY],
+    ["verify", "--python", SYSTEM_PY],
+    ["detect", "--python", SYSTEM_PY],
+    ["apply", "--yes", "--python", SYSTEM_PY],
+])
+def test_plain_when_piped(args):
+    res = run_piped(*args)
+    assert res.returncode == 0, res.stderr
+    assert_plain(res.stdout)
+    assert_plain(res.stderr)
+    assert res.stdout.strip()
+
+
+@needs_headers
+def test_styled_on_a_terminal_and_plain_with_no_color():
+    rc, out = run_in_pty("doctor", "--python", SYSTEM_PY)
+    assert rc == 0, out
+    assert ESC in out and "✓" in out
+    assert re.search(r"\x1b\[[0-9;]*32m", out)  # green
+    rc, out = run_in_pty("doctor", "--python", SYSTEM_PY, env=clean_env(NO_COLOR="1"))
+    assert rc == 0, out
+    assert_plain(out)
+    assert "ok      headers" in out
+
+
+@needs_headers
+def test_force_color_and_no_color_wins():
+    res = run_piped("verify", "--python", SYSTEM_PY, env=clean_env(FORCE_COLOR="1"))
+    assert ESC in res.stdout and "✓" in res.stdout
+    res = run_piped("verify", "--python", SYSTEM_PY, env=clean_env(FORCE_COLOR="1", NO_COLOR="1"))
+    assert_plain(res.stdout)
+    res = run_piped("verify", "--python", SYSTEM_PY, env=clean_env(NO_COLOR=""))
+    assert_plain(res.stdout)  # piped anyway; an empty NO_COLOR does not count
+
+
+def slow_playbook(tmp_path) -> str:
+    script = tmp_path / "slow.sh"
+    script.write_text("#!/bin/sh\necho 'Reading package lists...'\nsleep 1\n"
+                      "echo 'Unpacking libfoo (1.2.3) ...'\nsleep 1.5\n"
+                      "echo 'Setting up libfoo (1.2.3) ...'\n")
+    script.chmod(0o755)
+    pb = tmp_path / "pb.yaml"
+    pb.write_text("name: slow\ndescription: a slow step\nsteps:\n"
+                  "  - id: slow-step\n    kind: command\n    argv: [%s]\n"
+                  "  - id: verify\n    kind: verify\n" % json.dumps(str(script)))
+    return str(pb)
+
+
+@needs_headers
+def test_spinner_with_elapsed_time_and_last_line_on_a_terminal(tmp_path):
+    rc, out = run_in_pty("apply", "--yes", "--python", SYSTEM_PY, "--playbook",
+                         slow_playbook(tmp_path))
+    assert rc == 0, out
+    # the live line: spinner, step, elapsed time, the command's latest output line
+    live = [ln for ln in re.split(r"[\r\n]", out) if "slow-step:" in ln and "0:00:0" in ln]
+    assert live, out
+    assert any("Unpacking libfoo (1.2.3) ..." in ln for ln in live), live
+    assert any(ch in out for ch in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")  # rich's "dots" spinner frames
+    # replaced by one result line with the duration, then the recap
+    assert re.search(r"✓.*slow-step.*\d+\.\ds", out)
+    assert "done in" in out and "1 changed" in out
+
+
+@needs_headers
+def test_progress_is_line_prefixed_when_not_a_terminal(tmp_path):
+    res = run_piped("apply", "--yes", "--python", SYSTEM_PY, "--playbook",
+                    slow_playbook(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert_plain(res.stderr)
+    err = res.stderr.splitlines()
+    assert "[slow-step] Reading package lists..." in err
+    assert "[slow-step] Setting up libfoo (1.2.3) ..." in err
+    assert any(ln.startswith("==> slow-step: run ") for ln in err)
+    assert any(ln.split()[:2] == ["changed", "slow-step"] for ln in err)
+    # the recap is on stdout, plain
+    assert_plain(res.stdout)
+    assert "done in" in res.stdout and "1 changed" in res.stdout
+    # --quiet: no progress lines, the recap's summary still there
+    q = run_piped("-q", "apply", "--yes", "--python", SYSTEM_PY, "--playbook",
+                  slow_playbook(tmp_path))
+    assert q.returncode == 0
+    assert "[slow-step]" not in q.stderr
+    assert "1 changed" in q.stdout
+
+
+def _commands():
+    import typer.main
+
+    group = typer.main.get_command(app)
+    return {name: cmd for name, cmd in group.commands.items()}
+
+
+def test_every_command_has_json():
+    missing = []
+    for name, cmd in _commands().items():
+        opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        if "--json" not in opts and name not in NO_JSON:
+            missing.append(name)
+    assert not missing, "commands without --json: %s" % missing
+
+
+@needs_headers
+def test_json_of_every_core_command_parses_with_its_keys(tmp_path):
+    detect = json.loads(run_piped("detect", "--python", SYSTEM_PY, "--json").stdout)
+    assert set(detect) >= {"os", "managers", "privilege", "python", "compilers", "env"}
+    assert set(detect["os"]) >= {"system", "id", "version", "like", "arch"}
+    assert set(detect["privilege"]) >= {"root", "sudo"}
+    assert set(detect["python"]) >= {"executable", "version", "implementation", "abiflags",
+                                     "prefix", "base_prefix", "in_venv", "include",
+                                     "has_headers", "provider"}
+    assert set(detect["compilers"]) >= {"cc", "cxx"} and "CPATH" in detect["env"]
+
+    pbs = json.loads(run_piped("playbooks", "--json").stdout)
+    assert pbs and all(set(p) >= {"name", "path", "description", "steps"} for p in pbs)
+
+    for args in (["plan", "--json"], ["plan", "--format", "json"]):
+        plan = json.loads(run_piped(*args, "--python", SYSTEM_PY).stdout)
+        assert isinstance(plan["changes_pending"], bool)
+        for s in plan["steps"]:
+            assert set(s) >= {"id", "status", "commands", "reason"}
+            assert s["status"] in ("change", "ok", "skip")
+
+    res = run_piped("apply", "--yes", "--json", "--python", SYSTEM_PY)
+    data = json.loads(res.stdout)  # stdout is only the JSON: progress stays on stderr
+    assert set(data["summary"]) >= {"ok", "changed", "failed", "skipped"}
+    assert isinstance(data["verify"]["ok"], bool) and isinstance(data["steps"], list)
+
+    ver = json.loads(run_piped("verify", "--json", "--python", SYSTEM_PY).stdout)
+    assert isinstance(ver["ok"], bool)
+    assert all(set(c) >= {"name", "ok", "detail"} for c in ver["checks"])
+
+    doc = json.loads(run_piped("doctor", "--json", "--python", SYSTEM_PY).stdout)
+    assert isinstance(doc["ok"], bool)
+    assert all(set(c) >= {"name", "ok", "status", "detail", "fix"} for c in doc["checks"])
+
+
+def test_version_and_completion():
+    res = run_piped("--version")
+    assert res.returncode == 0 and re.match(r"^fixenv \d+\.\d+", res.stdout)
+    res = run_piped("--show-completion", "bash", env=clean_env(SHELL="/bin/bash"))
+    assert res.returncode == 0 and "_FIXENV_COMPLETE" in res.stdout
+
+
+def test_rich_is_not_imported_for_plain_output(tmp_path):
+    """Startup time (issue 7): piped output must not pay for rich."""
+    code = ("import sys; from fixenv.cli import run; rc = run(['plan', '--python', %r]); "
+            "sys.stderr.write('RICH=%%s' %% any(m == 'rich' or m.startswith('rich.') "
+            "for m in sys.modules))" % sys.executable)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=clean_env())
+    assert "RICH=False" in res.stderr, res.stderr
