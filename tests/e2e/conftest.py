@@ -30,6 +30,8 @@ def e2e_available() -> None:
     reason = rootfs.unavailable_reason()
     if reason:
         _skip_or_fail(reason)
+    for stale in rootfs.sweep_stale_runs():
+        rootfs._log(f"cleaned up {stale} left by a dead test process")
 
 
 @pytest.fixture(scope="session")

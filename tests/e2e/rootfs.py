@@ -208,6 +208,28 @@ def _safe_rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def sweep_stale_runs() -> list[Path]:
+    """Unmount and delete scratch dirs left by test processes that died (e.g. SIGKILL)."""
+    runs = cache_dir() / "runs"
+    swept = []
+    if not runs.is_dir():
+        return swept
+    for d in runs.iterdir():
+        pid = d.name.split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # its process is alive (maybe another pytest): leave it alone
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        _safe_rmtree(d)
+        swept.append(d)
+    return swept
+
+
 # --------------------------------------------------------------------------- the root
 
 
@@ -217,7 +239,8 @@ class Root:
     def __init__(self, lowers: Sequence[Path], *, name: str = "root") -> None:
         runs = cache_dir() / "runs"
         runs.mkdir(parents=True, exist_ok=True)
-        self.scratch = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=runs))
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-{name}-", dir=runs))
         self.merged = self.scratch / "merged"
         self.lowers = [Path(p) for p in lowers]
         self._mounted = False
@@ -414,6 +437,7 @@ def base_root() -> Path:
                 shutil.rmtree(old)
             if final.exists():  # a broken leftover without python3
                 shutil.rmtree(final)
+            os.chmod(tmp, 0o755)  # mkdtemp made it 0700; it becomes the root's "/"
             os.rename(tmp, final)
             _log(f"base root ready in {time.monotonic() - t0:.0f}s")
         finally:

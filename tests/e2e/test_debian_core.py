@@ -206,11 +206,20 @@ def test_a_plan_dry_run_lists_headers_and_compiler_and_changes_nothing(debian_ro
     plan = fixenv_json(root, "plan", "--dry-run")
     assert_plans_headers_and_compiler(plan)
     res = fixenv(root, "plan", "--dry-run", "--exit-code")
-    assert res.returncode == EXIT_CHANGES_PENDING, _describe(res)
 
     assert root.dpkg_status_bytes() == status
     assert root.apt_lists() == lists
     assert_unfixed(root)
+    assert res.returncode == EXIT_CHANGES_PENDING, _describe(res)
+
+
+def test_verify_on_the_unfixed_root_fails_with_a_nonzero_exit(debian_root):
+    res = fixenv(debian_root, "verify", "--json")
+    before = json.loads(res.stdout)
+    assert before["ok"] is False, before
+    failed = {c["name"] for c in before["checks"] if not c["ok"]}
+    assert failed, before
+    assert res.returncode != 0, "verify must exit non-zero when not ok\n" + _describe(res)
 
 
 def test_a_plan_dry_run_in_a_root_without_package_lists(debian_root):
