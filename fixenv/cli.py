@@ -40,12 +40,8 @@ def _main(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
-    verbose: bool = typer.Option(False, "--verbose", "-v",
-                                 help="Show more: commands, output lines, details."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Show only problems and the result."),
 ) -> None:
     STATE["debug"] = debug
-    STATE["verbose"], STATE["quiet"] = verbose, quiet
 
 
 def _out(data: Any, as_json: bool, text: str) -> None:
@@ -68,13 +64,7 @@ def detect(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt) -> None:
     from fixenv.render import facts_text
 
     facts = _facts(python)
-    if as_json:
-        _out(facts, True, "")
-    else:
-        from fixenv.ui import Out, facts_rows
-
-        out = Out()
-        out.lines(facts_rows(out, facts_text(facts)))
+    _out(facts, as_json, facts_text(facts) if not as_json else "")
 
 
 @app.command()
@@ -132,29 +122,14 @@ def plan(
     as_json: bool = JsonOpt,
     exit_code: bool = typer.Option(False, "--exit-code",
                                    help="Exit 10 when changes are pending, 0 when none."),
-    fmt: str = typer.Option("text", "--format", metavar="text|json|shell",
-                            help="text, json (= --json), or shell: a POSIX sh script that does "
-                                 "what apply would."),
     rootless: bool = RootlessOpt,
 ) -> None:
     """Show what apply would do, step by step. Changes nothing."""
-    from fixenv.ui import Out, plan_rows, verbosity
+    from fixenv.render import plan_text
 
-    if fmt not in ("text", "json", "shell"):
-        raise errors.UsageError("--format %s: choose text, json or shell" % fmt)
-    if as_json and fmt == "shell":
-        raise errors.UsageError("--json and --format shell conflict", hint="pick one")
     facts, p = _plan(python, facts_file, playbook, rootless)
     sudo = not facts["privilege"]["root"]
-    if fmt == "shell":
-        from fixenv.shellscript import render as shell_script
-
-        sys.stdout.write(shell_script(p, facts))
-    elif as_json or fmt == "json":
-        _out(p.to_json(), True, "")
-    else:
-        out = Out(verbosity=verbosity(STATE))
-        out.lines(plan_rows(out, p, sudo))
+    _out(p.to_json(), as_json, plan_text(p, sudo) if not as_json else "")
     if exit_code and p.changes_pending:
         raise typer.Exit(errors.CHANGES_PENDING)
 
@@ -175,35 +150,29 @@ def apply(
     python: Optional[str] = PythonOpt,
     playbook: Optional[str] = PlaybookOpt,
     as_json: bool = JsonOpt,
-    events: Optional[str] = typer.Option(None, "--events", metavar="FILE|-",
-                                         help="Write a JSON-lines event stream (- = stdout)."),
-    jsonl: bool = typer.Option(False, "--jsonl", help="The event stream on stdout (--events -)."),
     rootless: bool = RootlessOpt,
 ) -> None:
     """Run the plan (installs headers and a compiler as needed), then verify."""
     from fixenv.engine import apply_plan
     from fixenv.facts import gather
     from fixenv.model import Recap, StepOutcome
+    from fixenv.render import recap_text
     from fixenv.runner import RecordingRunner, Runner
-    from fixenv.ui import ApplyFeedback, verbosity
     from fixenv.verify import verify
 
-    with ApplyFeedback(as_json=as_json, events="-" if jsonl else events,
-                       verbosity=verbosity(STATE)) as fb:  # progress, events, the recap
-        facts, p = _plan(python, None, playbook, rootless is True)
-        fb.start(p)
-        if p.changes_pending:
-            _confirm(yes, sum(1 for s in p.steps if s.status == "change"))
-            recap = apply_plan(p, facts, Runner(), on_event=fb.on_event, on_line=fb.on_line)
-        else:
-            recap = Recap(tuple(StepOutcome(s.id, "ok" if s.status == "ok" else "skipped",
-                                            s.reason) for s in p.steps))
-        if not recap.failed:
-            if recap.count("changed"):
-                facts = gather(RecordingRunner(), python)
-            fb.verifying(facts["python"]["executable"])
-            recap = Recap(recap.steps, verify(facts, Runner()), recap.interrupted)
-        fb.finish(recap)
+    facts, p = _plan(python, None, playbook, rootless is True)
+    if p.changes_pending:
+        _confirm(yes, sum(1 for s in p.steps if s.status == "change"))
+        progress = None if as_json else (lambda line: typer.echo("  | " + line, err=True))
+        recap = apply_plan(p, facts, Runner(), on_line=progress)
+    else:
+        recap = Recap(tuple(StepOutcome(s.id, "ok" if s.status == "ok" else "skipped", s.reason)
+                            for s in p.steps))
+    if not recap.failed:
+        if recap.count("changed"):
+            facts = gather(RecordingRunner(), python)
+        recap = Recap(recap.steps, verify(facts, Runner()), recap.interrupted)
+    _out(recap.to_json(), as_json, recap_text(recap) if not as_json else "")
     if not recap.ok:
         raise typer.Exit(errors.FAILED)
 
@@ -211,37 +180,94 @@ def apply(
 @app.command("verify")
 def verify_cmd(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt) -> None:
     """Build and import a C extension with the target Python; fail if it does not work."""
+    from fixenv.render import verify_text
     from fixenv.runner import Runner
     from fixenv.verify import verify
 
     result = verify(_facts(python), Runner())
-    if as_json:
-        _out(result.to_json(), True, "")
-    else:
-        from fixenv.ui import Out, verbosity, verify_rows
-
-        out = Out(verbosity=verbosity(STATE))
-        out.lines(verify_rows(out, result))
+    _out(result.to_json(), as_json, verify_text(result) if not as_json else "")
     if not result.ok:
         raise typer.Exit(errors.FAILED)
 
 
-@app.command()
-def doctor(python: Optional[str] = PythonOpt, playbook: Optional[str] = PlaybookOpt,
-           as_json: bool = JsonOpt) -> None:
-    """Check the target Python, headers, compilers and a test build; say how to fix each."""
-    from fixenv.commands.doctor import doctor as run_doctor, render
-    from fixenv.ui import Out, Progress, verbosity
+ShellOpt = typer.Option(None, "--shell", metavar="bash|zsh|fish|sh",
+                        help="Shell syntax to print (default: from $SHELL).")
 
-    progress = Progress(verbosity=-1)  # a spinner on a terminal; nothing otherwise
-    report = run_doctor(python, playbook, progress=progress if progress.live else None)
-    progress.close()
-    if as_json:
-        _out(report.to_json(), True, "")
-    else:
-        render(report, Out(verbosity=verbosity(STATE)))
-    if not report.ok:
-        raise typer.Exit(errors.FAILED)
+
+@app.command("env")
+def env_cmd(python: Optional[str] = PythonOpt, shell: Optional[str] = ShellOpt,
+            unset: bool = typer.Option(False, "--unset", help="Print what takes fixenv's "
+                                       "dirs out of CPATH in this shell."),
+            as_json: bool = JsonOpt) -> None:
+    """Print what to `eval` for the fixed CPATH in this shell: eval "$(fixenv env)"."""
+    from fixenv.commands.envcmds import env_command
+
+    env_command(python, shell, unset, as_json)
+
+
+@app.command("exec", context_settings={"allow_extra_args": True,
+                                       "ignore_unknown_options": True})
+def exec_cmd(ctx: typer.Context, python: Optional[str] = PythonOpt) -> None:
+    """Run one command with the fixed CPATH: fixenv exec -- python train.py"""
+    from fixenv.commands.envcmds import exec_command
+
+    raise typer.Exit(exec_command(python, list(ctx.args)))
+
+
+@app.command()
+def reset(keep_sysroot: bool = typer.Option(False, "--keep-sysroot",
+                                            help="Keep the headers fetched in rootless mode."),
+          as_json: bool = JsonOpt) -> None:
+    """Remove what fixenv wrote for CPATH (profile blocks, rootless headers)."""
+    from fixenv.commands.envcmds import reset_command
+
+    reset_command(keep_sysroot, as_json)
+
+
+@app.command()
+def explain(
+    log: Optional[str] = typer.Argument(None, metavar="[FILE|-]",
+                                        help="The failed build's log (- or nothing: stdin)."),
+    python: Optional[str] = PythonOpt,
+    facts_file: Optional[str] = typer.Option(None, "--facts", metavar="FILE",
+                                             help="Judge and plan for the machine this facts "
+                                                  "JSON describes."),
+    playbook: Optional[str] = PlaybookOpt,
+    as_json: bool = JsonOpt,
+    do_apply: bool = typer.Option(False, "--apply", help="Go on to apply the plan, then verify."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --apply: do not ask."),
+) -> None:
+    """Read a failed build's log, say what is wrong, and plan the fix (exit 11: not recognised)."""
+    from fixenv.explain import explain as run_explain, explanation_text, read_source
+
+    if facts_file and (python or do_apply):
+        raise errors.UsageError("--facts describes another machine: it conflicts with "
+                                "--python and --apply", hint="drop --facts")
+    facts = None
+    if facts_file:
+        from fixenv.facts import load_file
+
+        facts = load_file(facts_file)
+    e = run_explain(read_source(log, sys.stdin), facts=facts, python=python,
+                    facts_from_file=bool(facts_file), playbook=playbook)
+    if do_apply and e.recognised and e.plan is not None:
+        typer.echo("fixenv explain: " + e.summary, err=True)
+        if not as_json:
+            typer.echo(explanation_text(e), err=True)
+        # the apply command itself (same plan, same feedback); its other options at defaults
+        import inspect
+
+        given = {"yes": yes, "python": e.planned_for, "playbook": playbook, "as_json": as_json}
+        apply(**{n: given[n] if n in given else getattr(p.default, "default", p.default)
+                 for n, p in inspect.signature(apply).parameters.items()})
+        return
+    sudo = bool(e.facts) and not e.facts["privilege"]["root"]
+    _out(e.to_json(), as_json, explanation_text(e, sudo) if not as_json else "")
+    if not e.recognised:
+        raise typer.Exit(errors.NOT_RECOGNISED)
+    if do_apply:  # recognised, but nothing fixenv can apply here (see the advice printed)
+        raise errors.StepFailed("--apply: fixenv has no plan for this failure on this machine",
+                                hint="follow the advice above")
 
 
 ShellOpt = typer.Option(None, "--shell", metavar="bash|zsh|fish|sh",
