@@ -40,8 +40,12 @@ def _main(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="Show more: commands, output lines, details."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Show only problems and the result."),
 ) -> None:
     STATE["debug"] = debug
+    STATE["verbose"], STATE["quiet"] = verbose, quiet
 
 
 def _out(data: Any, as_json: bool, text: str) -> None:
@@ -64,7 +68,13 @@ def detect(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt) -> None:
     from fixenv.render import facts_text
 
     facts = _facts(python)
-    _out(facts, as_json, facts_text(facts) if not as_json else "")
+    if as_json:
+        _out(facts, True, "")
+    else:
+        from fixenv.ui import Out, facts_rows
+
+        out = Out()
+        out.lines(facts_rows(out, facts_text(facts)))
 
 
 @app.command()
@@ -122,14 +132,29 @@ def plan(
     as_json: bool = JsonOpt,
     exit_code: bool = typer.Option(False, "--exit-code",
                                    help="Exit 10 when changes are pending, 0 when none."),
+    fmt: str = typer.Option("text", "--format", metavar="text|json|shell",
+                            help="text, json (= --json), or shell: a POSIX sh script that does "
+                                 "what apply would."),
     rootless: bool = RootlessOpt,
 ) -> None:
     """Show what apply would do, step by step. Changes nothing."""
-    from fixenv.render import plan_text
+    from fixenv.ui import Out, plan_rows, verbosity
 
+    if fmt not in ("text", "json", "shell"):
+        raise errors.UsageError("--format %s: choose text, json or shell" % fmt)
+    if as_json and fmt == "shell":
+        raise errors.UsageError("--json and --format shell conflict", hint="pick one")
     facts, p = _plan(python, facts_file, playbook, rootless)
     sudo = not facts["privilege"]["root"]
-    _out(p.to_json(), as_json, plan_text(p, sudo) if not as_json else "")
+    if fmt == "shell":
+        from fixenv.shellscript import render as shell_script
+
+        sys.stdout.write(shell_script(p, facts))
+    elif as_json or fmt == "json":
+        _out(p.to_json(), True, "")
+    else:
+        out = Out(verbosity=verbosity(STATE))
+        out.lines(plan_rows(out, p, sudo))
     if exit_code and p.changes_pending:
         raise typer.Exit(errors.CHANGES_PENDING)
 
@@ -150,29 +175,35 @@ def apply(
     python: Optional[str] = PythonOpt,
     playbook: Optional[str] = PlaybookOpt,
     as_json: bool = JsonOpt,
+    events: Optional[str] = typer.Option(None, "--events", metavar="FILE|-",
+                                         help="Write a JSON-lines event stream (- = stdout)."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="The event stream on stdout (--events -)."),
     rootless: bool = RootlessOpt,
 ) -> None:
     """Run the plan (installs headers and a compiler as needed), then verify."""
     from fixenv.engine import apply_plan
     from fixenv.facts import gather
     from fixenv.model import Recap, StepOutcome
-    from fixenv.render import recap_text
     from fixenv.runner import RecordingRunner, Runner
+    from fixenv.ui import ApplyFeedback, verbosity
     from fixenv.verify import verify
 
-    facts, p = _plan(python, None, playbook, rootless is True)
-    if p.changes_pending:
-        _confirm(yes, sum(1 for s in p.steps if s.status == "change"))
-        progress = None if as_json else (lambda line: typer.echo("  | " + line, err=True))
-        recap = apply_plan(p, facts, Runner(), on_line=progress)
-    else:
-        recap = Recap(tuple(StepOutcome(s.id, "ok" if s.status == "ok" else "skipped", s.reason)
-                            for s in p.steps))
-    if not recap.failed:
-        if recap.count("changed"):
-            facts = gather(RecordingRunner(), python)
-        recap = Recap(recap.steps, verify(facts, Runner()), recap.interrupted)
-    _out(recap.to_json(), as_json, recap_text(recap) if not as_json else "")
+    with ApplyFeedback(as_json=as_json, events="-" if jsonl else events,
+                       verbosity=verbosity(STATE)) as fb:  # progress, events, the recap
+        facts, p = _plan(python, None, playbook, rootless is True)
+        fb.start(p)
+        if p.changes_pending:
+            _confirm(yes, sum(1 for s in p.steps if s.status == "change"))
+            recap = apply_plan(p, facts, Runner(), on_event=fb.on_event, on_line=fb.on_line)
+        else:
+            recap = Recap(tuple(StepOutcome(s.id, "ok" if s.status == "ok" else "skipped",
+                                            s.reason) for s in p.steps))
+        if not recap.failed:
+            if recap.count("changed"):
+                facts = gather(RecordingRunner(), python)
+            fb.verifying(facts["python"]["executable"])
+            recap = Recap(recap.steps, verify(facts, Runner()), recap.interrupted)
+        fb.finish(recap)
     if not recap.ok:
         raise typer.Exit(errors.FAILED)
 
@@ -180,13 +211,36 @@ def apply(
 @app.command("verify")
 def verify_cmd(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt) -> None:
     """Build and import a C extension with the target Python; fail if it does not work."""
-    from fixenv.render import verify_text
     from fixenv.runner import Runner
     from fixenv.verify import verify
 
     result = verify(_facts(python), Runner())
-    _out(result.to_json(), as_json, verify_text(result) if not as_json else "")
+    if as_json:
+        _out(result.to_json(), True, "")
+    else:
+        from fixenv.ui import Out, verbosity, verify_rows
+
+        out = Out(verbosity=verbosity(STATE))
+        out.lines(verify_rows(out, result))
     if not result.ok:
+        raise typer.Exit(errors.FAILED)
+
+
+@app.command()
+def doctor(python: Optional[str] = PythonOpt, playbook: Optional[str] = PlaybookOpt,
+           as_json: bool = JsonOpt) -> None:
+    """Check the target Python, headers, compilers and a test build; say how to fix each."""
+    from fixenv.commands.doctor import doctor as run_doctor, render
+    from fixenv.ui import Out, Progress, verbosity
+
+    progress = Progress(verbosity=-1)  # a spinner on a terminal; nothing otherwise
+    report = run_doctor(python, playbook, progress=progress if progress.live else None)
+    progress.close()
+    if as_json:
+        _out(report.to_json(), True, "")
+    else:
+        render(report, Out(verbosity=verbosity(STATE)))
+    if not report.ok:
         raise typer.Exit(errors.FAILED)
 
 
