@@ -18,11 +18,8 @@ Event = Callable[[str, Dict[str, Any]], None]
 def playbook_dirs() -> List[str]:
     """Bundled playbooks: the top-level playbooks/ of a checkout, or fixenv/playbooks in a
     wheel (both are the same files)."""
-    from fixenv.resources import real_dir  # a zipapp's members are extracted to disk
-
     here = os.path.dirname(os.path.abspath(__file__))
-    return [real_dir(os.path.join(here, "playbooks")),
-            os.path.join(os.path.dirname(here), "playbooks")]
+    return [os.path.join(here, "playbooks"), os.path.join(os.path.dirname(here), "playbooks")]
 
 
 def bundled() -> Dict[str, str]:

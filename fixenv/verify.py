@@ -13,12 +13,9 @@ import tempfile
 from typing import Any, List, Mapping, Optional
 
 from fixenv.model import Check, VerifyResult
-from fixenv.resources import real_dir
 from fixenv.runner import Runner
 
-# real_dir: from a zipapp the probe source is extracted so the compiler can read it.
-SOURCE = os.path.join(real_dir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")),
-                      "probe_ext.c")
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "probe_ext.c")
 
 
 def _defines(py: Mapping[str, Any]) -> List[str]:

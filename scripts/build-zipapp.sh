@@ -67,15 +67,34 @@ $compiled"
 fi
 [ -f "$work/app/fixenv/playbooks/python-headers.yaml" ] || die "the playbooks are missing"
 [ -f "$work/app/fixenv/data/probe_ext.c" ] || die "fixenv/data is missing"
+[ ! -e "$work/app/__main__.py" ] || die "a dependency brought a top-level __main__.py"
 
 cat >"$work/app/__main__.py" <<'EOF'
 # fixenv zipapp entry point (built by scripts/build-zipapp.sh).
+#
+# fixenv reads its data files (playbooks, tables, the C probe a compiler must read) by path
+# next to its modules, which a zip cannot offer. So the fixenv package runs from a private
+# copy extracted for this process (removed at exit); the vendored dependencies are imported
+# from the archive itself.
+import atexit
+import os
+import shutil
 import sys
+import tempfile
+import zipfile
 
 if sys.version_info < (3, 9):
     sys.exit("fixenv needs Python >= 3.9 (this is %d.%d)" % sys.version_info[:2])
 
-from fixenv.__main__ import main
+sys.dont_write_bytecode = True
+_archive = os.path.dirname(os.path.abspath(__file__))
+_copy = tempfile.mkdtemp(prefix="fixenv-zipapp-")
+atexit.register(shutil.rmtree, _copy, True)
+with zipfile.ZipFile(_archive) as _zf:
+    _zf.extractall(_copy, [n for n in _zf.namelist() if n.startswith("fixenv/")])
+sys.path.insert(0, _copy)
+
+from fixenv.__main__ import main  # noqa: E402
 
 main()
 EOF
