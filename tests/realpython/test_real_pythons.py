@@ -20,6 +20,8 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
+from tests.fakes.fakebin import relocated_copy
+
 pytestmark = pytest.mark.realpython
 
 PYENV_ROOT = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
@@ -111,45 +113,6 @@ def _pick_version() -> Optional[str]:
     return None
 
 
-def relocated_copy(src: str, dst: str) -> None:
-    """A copy of the pyenv build `src` at `dst` that is what a relocated build would be:
-    bin/ copied, the standard library symlinked entry by entry, and `_sysconfigdata*`
-    rewritten to the new prefix (what conda's prefix replacement does). Without that
-    rewrite the copy's INCLUDEPY would still name the original's headers.
-    Nothing under `src` is written (pycache for the rewritten module lands in `dst`)."""
-    os.makedirs(dst)
-    shutil.copytree(os.path.join(src, "bin"), os.path.join(dst, "bin"), symlinks=True)
-    shutil.copytree(os.path.join(src, "include"), os.path.join(dst, "include"), symlinks=True)
-    os.mkdir(os.path.join(dst, "lib"))
-    for entry in os.listdir(os.path.join(src, "lib")):
-        s = os.path.join(src, "lib", entry)
-        d = os.path.join(dst, "lib", entry)
-        if entry.startswith("python") and os.path.isdir(s) and not os.path.islink(s):
-            _link_stdlib(s, d, src, dst)
-        else:
-            os.symlink(s, d)
-
-
-def _link_stdlib(s: str, d: str, src: str, dst: str) -> None:
-    os.mkdir(d)
-    for entry in os.listdir(s):
-        path = os.path.join(s, entry)
-        if entry.startswith("_sysconfigdata"):
-            if entry.endswith(".py"):
-                with open(path) as fh:
-                    text = fh.read()
-                with open(os.path.join(d, entry), "w") as fh:
-                    fh.write(text.replace(src, dst))
-            continue  # stale .pyc/.pyo of the original: leave them out
-        if entry == "__pycache__":
-            os.mkdir(os.path.join(d, entry))
-            for pyc in os.listdir(path):
-                if not pyc.startswith("_sysconfigdata"):
-                    os.symlink(os.path.join(path, pyc), os.path.join(d, entry, pyc))
-            continue
-        os.symlink(path, os.path.join(d, entry))
-
-
 @pytest.fixture(scope="module")
 def moved_aside(tmp_path_factory):
     version = _pick_version()
@@ -157,6 +120,8 @@ def moved_aside(tmp_path_factory):
         pytest.skip(NO_PYENV)
     root = str(tmp_path_factory.mktemp("pyenv-root"))
     copy = os.path.join(root, "versions", version)
+    # bin/ copied, stdlib symlinked, _sysconfigdata rewritten to the new prefix: without
+    # the rewrite INCLUDEPY would still name the original's headers (tests/fakes/fakebin.py)
     relocated_copy(os.path.join(VERSIONS, version), copy)
     return version, root, copy
 
