@@ -1,0 +1,191 @@
+"""Issue 4, end to end: CPATH persisted for new login shells, rootless mode, reset.
+
+In a throwaway Debian 12 root with build-essential preinstalled and *no* python3.11-dev:
+
+* an unprivileged user without sudo runs `fixenv apply --yes`: the header packages are
+  fetched with `apt-get download` and unpacked under ~/.local/share/fixenv/sysroot, CPATH is
+  written into the user's start-up files; a NEW login shell of that user compiles a file
+  including Python.h with `g++ -I/usr/include/python3.11` (which does not exist: CPATH does
+  the work, as for Torch Inductor) and the module imports with python3.11; nothing was
+  written outside the user's home; `fixenv reset` restores the files and the compile fails
+  again;
+* as root, `fixenv apply --rootless` unpacks into /var/lib/fixenv/sysroot and writes
+  /etc/profile.d/fixenv.sh: a new login shell of any user compiles; reset undoes it;
+* an unprivileged user with no compiler gets exit 4 and the one command an admin must run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from . import rootfs
+
+pytestmark = pytest.mark.e2e
+
+MISSING_INC = "/usr/include/python3.11"  # what sysconfig says; absent without python3.11-dev
+EXT_C = r"""
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#if PY_MAJOR_VERSION != 3 || PY_MINOR_VERSION != 11
+#error "compiled against the headers of another Python"
+#endif
+static PyObject *answer(PyObject *self, PyObject *unused) { return PyLong_FromLong(42); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "e2emod", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_e2emod(void) { return PyModule_Create(&def); }
+"""
+# What Inductor does: the C++ compiler, -I<sysconfig include>, the environment for the rest.
+BUILD = ("cd && g++ -x c++ -shared -fPIC -I%s e2e.c -o e2emod.so && "
+         "python3.11 -c 'import sys; sys.path.insert(0, \".\"); import e2emod; "
+         "print(e2emod.answer())'" % MISSING_INC)
+
+
+def _describe(res: subprocess.CompletedProcess) -> str:
+    return (f"exit {res.returncode}: {res.args[-6:]}\n--- stdout\n{res.stdout[-4000:]}"
+            f"\n--- stderr\n{res.stderr[-4000:]}")
+
+
+def fixenv(root: rootfs.Root, *args: str, user: str | None = None,
+           rc: int | None = 0) -> subprocess.CompletedProcess:
+    res = root.run([root.fixenv, *args], user=user, check=False)
+    if rc is not None:
+        assert res.returncode == rc, _describe(res)
+    return res
+
+
+def login_shell(root: rootfs.Root, user: str, script: str) -> subprocess.CompletedProcess:
+    """A new login shell of `user` (reads /etc/profile, /etc/profile.d, ~/.profile)."""
+    return root.run(["su", "-", user, "-c", script], check=False, timeout=300)
+
+
+def add_user(root: rootfs.Root, user: str) -> str:
+    root.add_user(user)
+    uid, gid, home = root._passwd(user)
+    root.write(f"{home}/e2e.c", EXT_C)
+    os.chown(root.path(f"{home}/e2e.c"), uid, gid)
+    return home
+
+
+def upper_listing(root: rootfs.Root) -> dict[str, tuple]:
+    """Every entry of the overlay's upper dir (what changed in the root) with size+mtime."""
+    upper = root.scratch / "upper"
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(upper):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            rel = "/" + str(p.relative_to(upper))
+            out[rel] = (st.st_mode, st.st_size, st.st_mtime_ns if not p.is_dir() else 0)
+    return out
+
+
+def changed_outside(before: dict, after: dict, allowed: str, uid: int) -> list[str]:
+    changed = [p for p in after if before.get(p) != after[p]] + [p for p in before
+                                                                 if p not in after]
+    # The only exception: apply's empty lock file (fixenv/lock.py), runtime state kept in
+    # $XDG_RUNTIME_DIR or, without one (as here), the temp dir; it holds no setting.
+    lock = "/tmp/fixenv-%d.lock" % uid
+    return sorted(p for p in changed
+                  if not (p == allowed or p.startswith(allowed + "/") or p == lock))
+
+
+def assert_compile_fails(res: subprocess.CompletedProcess) -> None:
+    assert res.returncode != 0, _describe(res)
+    assert "Python.h" in res.stderr, _describe(res)
+
+
+def test_unprivileged_user_rootless_login_shell_compiles_and_reset_undoes(make_root):
+    root = make_root("compiler")
+    assert "python3.11-dev" not in root.installed_packages()
+    home = add_user(root, "alice")
+    assert not root.exists("/usr/bin/sudo")  # no sudo at all: not root, `sudo -n` refused
+    profile_before = {n: root.path(f"{home}/{n}").read_bytes() for n in (".profile", ".bashrc")}
+    assert_compile_fails(login_shell(root, "alice", BUILD))
+
+    plan = json.loads(fixenv(root, "plan", "--json", user="alice").stdout)
+    steps = {s["id"]: s for s in plan["steps"]}
+    assert steps["python-headers"]["status"] == "skip"
+    assert steps["rootless-headers"]["status"] == "change"
+    words = [w for argv in steps["rootless-headers"]["commands"] for w in argv]
+    assert "download" in words and "dpkg-deb" in words and "sudo" not in words
+    sysroot = f"{home}/.local/share/fixenv/sysroot"
+    assert [f["path"] for f in steps["cpath"]["files"]][:1] == [f"{home}/.profile"]
+    assert f"{sysroot}/usr/include/python3.11:{sysroot}/usr/include" in \
+        steps["cpath"]["files"][0]["content"]
+
+    before = upper_listing(root)
+    res = fixenv(root, "apply", "--yes", "--json", user="alice")
+    recap = json.loads(res.stdout)
+    assert recap["verify"]["ok"] is True, _describe(res)
+    checks = {c["name"]: c for c in recap["verify"]["checks"]}
+    assert checks["inductor"]["ok"] and "(missing)" in checks["inductor"]["detail"]
+    assert "python3.11-dev" not in root.installed_packages()
+    assert root.exists(f"{sysroot}/usr/include/python3.11/Python.h")
+    assert root.exists(f"{sysroot}/usr/include/x86_64-linux-gnu/python3.11/pyconfig.h")
+    assert not root.exists(MISSING_INC)
+    outside = changed_outside(before, upper_listing(root), home, root._passwd("alice")[0])
+    assert outside == [], outside
+
+    # the proof: a NEW login shell of the user compiles like Inductor and imports
+    res = login_shell(root, "alice", BUILD)
+    assert res.returncode == 0 and res.stdout.strip().endswith("42"), _describe(res)
+    # idempotent: a second plan has nothing to do; the profile holds one block
+    again = json.loads(fixenv(root, "plan", "--json", user="alice",
+                              rc=0).stdout)
+    assert again["changes_pending"] is False, again
+    assert root.path(f"{home}/.profile").read_text().count("# >>> fixenv >>>") == 1
+    assert root.exists(f"{home}/.profile.fixenv-backup")
+
+    # fixenv exec / fixenv env in a shell that never read the profile
+    res = root.run([root.fixenv, "exec", "--", "sh", "-c", BUILD], user="alice", check=False)
+    assert res.returncode == 0 and res.stdout.strip().endswith("42"), _describe(res)
+    res = root.run([root.fixenv, "exec", "--", "sh", "-c", "exit 7"], user="alice",
+                   check=False)
+    assert res.returncode == 7, _describe(res)
+    res = root.run(["sh", "-c", 'eval "$(%s env)" && %s' % (root.fixenv, BUILD)],
+                   user="alice", check=False)
+    assert res.returncode == 0 and res.stdout.strip().endswith("42"), _describe(res)
+
+    # reset: blocks out, sysroot gone, the user's files as they were, compile fails again
+    out = json.loads(fixenv(root, "reset", "--json", user="alice").stdout)
+    assert {r["path"] for r in out["removed"]} >= {f"{home}/.profile"}
+    assert out["sysroot_removed"] == sysroot
+    for name, data in profile_before.items():
+        assert root.path(f"{home}/{name}").read_bytes() == data, name
+    assert not root.exists(sysroot)
+    assert_compile_fails(login_shell(root, "alice", BUILD))
+
+
+def test_root_system_wide_route_makes_any_users_login_shell_compile(make_root):
+    root = make_root("compiler")
+    res = fixenv(root, "apply", "--yes", "--rootless", "--json")
+    recap = json.loads(res.stdout)
+    assert recap["verify"]["ok"] is True, _describe(res)
+    assert "python3.11-dev" not in root.installed_packages()
+    sysroot = "/var/lib/fixenv/sysroot"
+    assert root.exists(f"{sysroot}/usr/include/python3.11/Python.h")
+    text = root.path("/etc/profile.d/fixenv.sh").read_text()
+    assert f"{sysroot}/usr/include/python3.11:{sysroot}/usr/include" in text
+
+    add_user(root, "bob")  # a user created afterwards, never touched by fixenv
+    res = login_shell(root, "bob", BUILD)
+    assert res.returncode == 0 and res.stdout.strip().endswith("42"), _describe(res)
+    assert "fixenv" not in root.path("/home/bob/.profile").read_text()
+
+    out = json.loads(fixenv(root, "reset", "--json").stdout)
+    assert {"path": "/etc/profile.d/fixenv.sh", "action": "remove"} in out["removed"]
+    assert not root.exists("/etc/profile.d/fixenv.sh") and not root.exists(sysroot)
+    assert_compile_fails(login_shell(root, "bob", BUILD))
+
+
+def test_unprivileged_user_without_a_compiler_is_told_what_an_admin_must_run(make_root):
+    root = make_root("base")
+    home = add_user(root, "carol")
+    before = upper_listing(root)
+    res = fixenv(root, "apply", "--yes", user="carol", rc=4)
+    assert "build-essential" in res.stderr and "sudo" in res.stderr, _describe(res)
+    assert changed_outside(before, upper_listing(root), home, root._passwd("carol")[0]) == []
