@@ -19,8 +19,21 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from fixenv.backends import REGISTRY, _rpm, apk, brew, conda, dnf, get_backend, pacman, pyenv
-from fixenv.backends import uv, xcode, yum, zypper
+from fixenv.backends import (
+    REGISTRY,
+    _rpm,
+    apk,
+    brew,
+    conda,
+    dnf,
+    get_backend,
+    pacman,
+    pyenv,
+    uv,
+    xcode,
+    yum,
+    zypper,
+)
 from fixenv.errors import InputError
 from fixenv.runner import RecordingRunner, Result, Runner
 
@@ -148,7 +161,7 @@ def test_conda_parse_and_query_match_name_and_pinned_version() -> None:
     assert conda.parse_list_json("not json") == {}
 
     class R(RecordingRunner):
-        def start(self, argv, **kw):  # noqa: ANN001
+        def start(self, argv, **kw):
             self._before(tuple(argv), kw.get("mutating", False))
             from fixenv.runner import Pending
             return Pending(None, tuple(argv), 0.0, None, immediate=Result(tuple(argv), 0, text, ""))
@@ -173,7 +186,7 @@ def test_xcode_query_reads_the_developer_dir() -> None:
             super().__init__()
             self.res = (rc, out)
 
-        def start(self, argv, **kw):  # noqa: ANN001
+        def start(self, argv, **kw):
             self._before(tuple(argv), False)
             from fixenv.runner import Pending
             return Pending(None, tuple(argv), 0.0, None,
