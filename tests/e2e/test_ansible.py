@@ -1,0 +1,160 @@
+"""Issue 6: the Ansible role (contrib/ansible) with real ansible-core, in a throwaway root.
+
+ansible-core comes from PyPI as wheels downloaded once on the host (cached under the e2e
+cache dir) and installed offline into a venv inside a Debian 12 root that has a compiler
+but no Python headers. ansible-playbook runs inside the root against localhost (`-c local`)
+with the repository's example site.yml:
+
+* check mode reports the pending change (the fixenv task is `changed`), sets the verify
+  fact to false, and changes no package (dpkg status byte-identical);
+* a real run reports `changed`, installs the headers, and the verify fact is true;
+* a second run reports `ok` everywhere (changed=0), in check mode too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from . import rootfs
+
+pytestmark = pytest.mark.e2e
+
+ANSIBLE_CORE = "ansible-core>=2.16,<2.20"
+PY_H = "/usr/include/python3.11/Python.h"
+SRC = "/src/fixenv"
+WHEELS = "/wheels"
+ANSIBLE_WHEELS = "/ansible-wheels"
+ANSIBLE_VENV = "/opt/ansible"
+FIXENV_TASK = "fixenv : Plan (check mode) or apply, and verify"
+
+
+def _describe(res: subprocess.CompletedProcess) -> str:
+    return (f"exit {res.returncode}: {res.args[-8:]}\n--- stdout\n{res.stdout[-8000:]}"
+            f"\n--- stderr\n{res.stderr[-4000:]}")
+
+
+def ansible_wheels() -> Path:
+    """ansible-core and its dependencies as wheels for the root's Python (cached)."""
+    tag = re.sub(r"[^A-Za-z0-9.]+", "_", ANSIBLE_CORE)
+    final = rootfs.cache_dir() / f"wheels-{tag}-py{rootfs.TARGET_PY}"
+    if any(final.glob("ansible_core-*.whl")):
+        return final
+    with rootfs._locked("wheels-ansible"):
+        if any(final.glob("ansible_core-*.whl")):
+            return final
+        tmp = Path(tempfile.mkdtemp(prefix=".build-ansible-", dir=rootfs.cache_dir()))
+        try:
+            rootfs._check([rootfs._wheel_python(), "-m", "pip", "download", "-q",
+                           "--disable-pip-version-check", "--only-binary=:all:",
+                           "--dest", str(tmp), ANSIBLE_CORE], timeout=900)
+            os.rename(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def copy_wheels(root: rootfs.Root, src: Path, dest: str) -> None:
+    d = root.path(dest)
+    d.mkdir(parents=True, exist_ok=True)
+    for whl in src.glob("*.whl"):
+        shutil.copy2(whl, d / whl.name)
+
+
+def put_checkout(root: rootfs.Root) -> None:
+    dest = root.path(SRC)
+    dest.mkdir(parents=True)
+    for item in ("scripts", "contrib"):
+        # symlinks=True: the role's files/bootstrap.sh links to scripts/bootstrap.sh.
+        shutil.copytree(rootfs.REPO / item, dest / item, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def task_results(out: str) -> dict[str, tuple[str, dict]]:
+    """TASK name -> (status, result dict) from the default callback at -v."""
+    results: dict[str, tuple[str, dict]] = {}
+    task = None
+    for line in out.splitlines():
+        m = re.match(r"TASK \[(.*)\]", line)
+        if m:
+            task = m.group(1)
+            continue
+        m = re.match(r"(ok|changed|failed|fatal|skipping): \[localhost\](?:: \w+!)?"
+                     r"(?: => (\{.*\}))?$", line)
+        if m and task:
+            results[task] = (m.group(1), json.loads(m.group(2)) if m.group(2) else {})
+    return results
+
+
+def recap(out: str) -> dict[str, int]:
+    m = re.search(r"^localhost\s+:\s+(.*)$", out, re.M)
+    assert m, out[-3000:]
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
+
+
+@pytest.fixture(scope="module")
+def wheels(fixenv_wheelhouse) -> dict[str, Path]:
+    return {"fixenv": fixenv_wheelhouse, "ansible": ansible_wheels()}
+
+
+def test_role_check_mode_then_apply_then_idempotent(make_root, wheels):
+    root = make_root("compiler", fixenv=False)
+    assert not root.exists(PY_H)
+    copy_wheels(root, wheels["fixenv"], WHEELS)
+    copy_wheels(root, wheels["ansible"], ANSIBLE_WHEELS)
+    put_checkout(root)
+    pip_env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1"}
+    root.run(["python3", "-m", "venv", ANSIBLE_VENV])
+    root.run([f"{ANSIBLE_VENV}/bin/pip", "install", "-q", "--no-index", "--find-links",
+              ANSIBLE_WHEELS, ANSIBLE_CORE], env=pip_env, timeout=900)
+
+    def playbook(*extra: str) -> subprocess.CompletedProcess:
+        res = root.run(
+            [f"{ANSIBLE_VENV}/bin/ansible-playbook", "-v", "-i", "localhost,", "-c", "local",
+             f"{SRC}/contrib/ansible/site.yml", "-e", f"fixenv_wheelhouse={WHEELS}", *extra],
+            env={"ANSIBLE_NOCOLOR": "1", "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
+                 "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"},
+            check=False, timeout=1800)
+        return res
+
+    # 1. Check mode: the pending change is reported, nothing is changed.
+    status = root.dpkg_status_bytes()
+    res = playbook("--check", "--diff")
+    assert res.returncode == 0, _describe(res)
+    tasks = task_results(res.stdout)
+    state, result = tasks[FIXENV_TASK]
+    assert state == "changed", _describe(res)
+    assert result["plan"]["changes_pending"] is True
+    assert result["pending"], result
+    assert result["ansible_facts"]["fixenv_verify_ok"] is False
+    assert "fixenv verify on localhost: FAILED" in res.stdout
+    assert "python3.11-dev" in res.stdout  # the --diff shows the planned command
+    assert root.dpkg_status_bytes() == status, "check mode changed the packages"
+    assert not root.exists(PY_H)
+
+    # 2. A real run: changed, the headers are there, the fact says verify passed.
+    res = playbook()
+    assert res.returncode == 0, _describe(res)
+    state, result = task_results(res.stdout)[FIXENV_TASK]
+    assert state == "changed", _describe(res)
+    assert result["summary"]["changed"] >= 1 and result["summary"]["failed"] == 0
+    assert result["verify"]["ok"] is True
+    assert "fixenv verify on localhost: ok" in res.stdout
+    assert recap(res.stdout)["changed"] == 1, "only the fixenv task changes (fixenv is installed)"
+    assert root.exists(PY_H) and "python3.11-dev" in root.installed_packages()
+
+    # 3. Again: ok, nothing changed anywhere; in check mode as well.
+    for extra in ((), ("--check",)):
+        res = playbook(*extra)
+        assert res.returncode == 0, _describe(res)
+        state, result = task_results(res.stdout)[FIXENV_TASK]
+        assert state == "ok", _describe(res)
+        assert recap(res.stdout)["changed"] == 0, _describe(res)
+        assert "fixenv verify on localhost: ok" in res.stdout
