@@ -38,6 +38,9 @@ MARKS: Dict[str, Tuple[str, str, str]] = {
     "not_run": ("·", "not-run", "dim"),
 }
 PLAIN_WIDTH = max(len(m[1]) for m in MARKS.values())
+# Put in a row to cut it at the terminal's width (styled output only; logs keep everything).
+# For secondary lines (ok/skip reasons); never for commands, which must stay whole.
+CROP: Tuple[str, str] = ("", "\0crop")
 
 
 def _env_on(name: str, environ: Mapping[str, str]) -> bool:
@@ -111,13 +114,19 @@ class Out:
 
     # -- output
     def line(self, *segs: Seg) -> None:
+        crop = CROP in segs
+        segs = tuple(x for x in segs if x != CROP)
         if not self.color:
             self.stream.write("".join(t for t, _ in segs) + "\n")
             self.stream.flush()
             return
         from rich.text import Text
 
-        self.console().print(Text.assemble(*[(t, s or "") for t, s in segs]))
+        text = Text.assemble(*[(t, s or "") for t, s in segs])
+        if crop:
+            self.console().print(text, no_wrap=True, overflow="ellipsis", soft_wrap=False)
+        else:
+            self.console().print(text)
 
     def text(self, s: str, style: str = "") -> None:
         self.line((s, style))
@@ -187,7 +196,7 @@ def plan_rows(out: Out, plan: Plan, sudo: bool = False) -> List[List[Seg]]:
         reason = _indent_detail(s.reason, width)
         rows.append([(" ", ""), out.mark(s.status), (" ", ""),
                      (s.id.ljust(width), "bold" if s.status == "change" else dim), ("  ", ""),
-                     (reason[0], dim)])
+                     (reason[0], dim)] + ([CROP] if dim else []))
         pad = " " * (len(out.mark("ok")[0]) + 4 + width)
         for extra in reason[1:]:
             rows.append([(pad, ""), (extra, "dim")])
@@ -236,7 +245,8 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
         first = reason[0]
         rows.append([(" ", ""), out.mark(s.status), (" ", ""), (s.id.ljust(width), dim or "bold"),
                      ("  ", ""), (first, dim),
-                     ("  " + _dur(durations[s.id]) if s.id in durations else "", "dim")])
+                     ("  " + _dur(durations[s.id]) if s.id in durations else "", "dim")]
+                    + ([CROP] if dim else []))
         pad = " " * (mark_width + 4 + width)
         shown = reason[1:] if s.status == "failed" or out.verbosity > 0 else []
         for extra in shown:
@@ -266,7 +276,10 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
         target = recap.verify.python if recap.verify else ""
         rows.append([out.mark("ok", pad=False), (" done%s: " % took, "bold green"),
                      (", ".join(parts), ""),
-                     (" %s %s can build C extensions" % (out.dash, plain(target)), "")
+                     (" %s %s can build C%s extensions" % (
+                         out.dash, plain(target),
+                         " and C++" if any(c.name == "build-cxx" and c.ok
+                                           for c in recap.verify.checks) else ""), "")
                      if target else ("", "")])
     else:
         rows.append([out.mark("fail", pad=False), (" failed%s: " % took, "bold red"), (", ".join(parts), "")])
@@ -316,6 +329,7 @@ class Progress:
         self.started: Dict[str, float] = {}
         self.durations: Dict[str, float] = {}
         self.shown: set = set()  # steps whose result line was printed
+        self.width = 8  # step-id column, set from the plan
         self.step: Optional[str] = None
         self._buffer: List[str] = []  # the current step's output (shown on failure when quiet)
         self._progress: Any = None
@@ -401,7 +415,8 @@ class Progress:
                 self.shown.add(step)
                 reason = plain(str(data.get("reason", "")).splitlines()[0]
                                if data.get("reason") else "")
-                self._print((" ", ""), self.out.mark(status), (" ", ""), (step, "bold"),
+                self._print((" ", ""), self.out.mark(status), (" ", ""),
+                            (step.ljust(self.width), "bold"),
                             ("  " + reason, "" if status == "failed" else "dim"),
                             ("  " + _dur(took), "dim"))
             self.step = None
@@ -504,6 +519,12 @@ class ApplyFeedback:
             self.events.close()
 
     def start(self, plan: Plan) -> None:
+        self.progress.width = max([len(s.id) for s in plan.steps] + [8])
+        n = sum(1 for s in plan.steps if s.status == "change")
+        if n and self.progress.verbosity >= 0:
+            self.progress._print(("apply ", "bold"), (plain(plan.target), ""),
+                                 ("  (%d change%s, playbook %s)" % (n, "" if n == 1 else "s",
+                                                                    plan.playbook), "dim"))
         if self.events is not None:
             self.events.run_start(plan)
 

@@ -203,6 +203,11 @@ def build_report(facts: Mapping[str, Any], result: VerifyResult, plan: Plan, *,
     sudo = not facts["privilege"].get("root")
     versions = compiler_versions or {}
     fix = apply_command(exe, playbook) if plan.changes_pending else None
+    priv = facts["privilege"]
+    needs_root = any(c.root for s in plan.steps if s.status == CHANGE for c in s.commands) or \
+        any(f.root for s in plan.steps if s.status == CHANGE for f in s.files)
+    if fix and needs_root and not priv.get("root") and not priv.get("sudo"):
+        fix = "sudo " + fix  # apply uses `sudo -n` itself only when that works without a password
     vchecks = {c.name: c for c in result.checks}
 
     def with_fix(check: DoctorCheck, match) -> DoctorCheck:
@@ -294,12 +299,18 @@ def render(report: DoctorReport, out: Any) -> None:
     out.line(("fixenv doctor ", "bold"), (plain(report.python), ""))
     shown = [c for c in report.checks if out.verbosity >= 0 or c.status in (FAIL, WARN)]
     rows_in = []
+    seen: Dict[Tuple[Optional[str], Tuple[str, ...]], str] = {}
     for c in shown:
         detail = c.detail
         if out.verbosity > 0 and c.more:
             detail = "\n".join([detail] + list(c.more))
+        fix, cmds = c.fix, c.fix_commands
+        if fix and cmds and (fix, cmds) in seen:  # the same fix as a check above: say so
+            fix, cmds = "the same as for %s" % seen[(fix, cmds)], ()
+        elif fix and cmds:
+            seen[(fix, cmds)] = c.name
         rows_in.append({"name": c.name, "status": c.status, "detail": detail,
-                        "fix": c.fix, "fix_commands": c.fix_commands})
+                        "fix": fix, "fix_commands": cmds})
     out.lines(check_rows(out, rows_in))
     out.line()
     fails = report.failures
