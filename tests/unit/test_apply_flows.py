@@ -300,3 +300,44 @@ def test_path_provider_failure_through_the_cli(manager, tmp_path):
     assert changes(m.calls(), manager) == case["expected"]
     assert not [c for c in m.calls() if c[0] in COMPILERS]
     assert not os.path.exists(headers)
+
+
+# -- the argv these fakes accept, the real tools accept too ----------------------------------
+# Debian ships real dnf, zypper and pacman. Each planned argv runs against an empty sandbox
+# root (no repositories): the tool must get as far as "nothing by that name", never to a
+# usage error, which a fake could not catch.
+
+def _sandbox(tool: str, root: str) -> List[str]:
+    if tool == "dnf":
+        os.makedirs(os.path.join(root, "repos"), exist_ok=True)
+        return ["--installroot", root, "--setopt=reposdir=" + os.path.join(root, "repos"),
+                "--releasever=41"]
+    if tool == "zypper":
+        return ["--root", root]
+    os.makedirs(os.path.join(root, "var", "lib", "pacman", "local"), exist_ok=True)
+    return ["--root", root, "--dbpath", os.path.join(root, "var", "lib", "pacman")]
+
+
+# manager -> (real tool that runs its argv, exit code for "nothing installable by that name")
+REAL_TOOLS = {"dnf": ("dnf", 1), "yum": ("dnf", 1),  # RHEL 8+/AL2023 yum is dnf
+              "zypper": ("zypper", 104), "pacman": ("pacman", 1)}
+USAGE_WORDS = ("unrecognized", "Unknown command", "unknown option", "invalid option",
+               "usage:", "Unknown option")
+
+
+@pytest.mark.parametrize("manager", sorted(REAL_TOOLS))
+def test_real_tool_accepts_the_planned_argv(manager, tmp_path):
+    import shutil
+
+    tool, not_found_rc = REAL_TOOLS[manager]
+    if not shutil.which(tool):
+        pytest.skip("the real %s is not installed here" % tool)
+    for argv in SYSTEM[manager][-1]:
+        root = str(tmp_path / ("root%d" % len(os.listdir(str(tmp_path)))))
+        os.makedirs(root)
+        real = [tool] + _sandbox(tool, root) + argv[1:]
+        proc = subprocess.run(real, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, timeout=120,
+                              env=dict(os.environ, LC_ALL="C"))
+        assert not [w for w in USAGE_WORDS if w in proc.stdout], (real, proc.stdout)
+        assert proc.returncode == not_found_rc, (real, proc.returncode, proc.stdout)

@@ -276,3 +276,26 @@ def test_missing_query_program_means_not_owned(tmp_path, monkeypatch):
                           {"executable": "/usr/bin/python3.9", "base_prefix": "/usr",
                            "platform": "linux"}, HOME)
     assert got == {"provider": "unknown", "provider_detail": None}
+
+
+# -- the real rpm and pacman binaries (Debian ships both), with an empty database -----------
+
+@pytest.mark.parametrize("manager,program", [("dnf", "rpm"), ("zypper", "rpm"),
+                                             ("pacman", "pacman")])
+def test_real_tool_accepts_the_ownership_query_and_says_not_owned(manager, program, tmp_path):
+    import shutil
+    import subprocess
+
+    if not shutil.which(program):
+        pytest.skip("%s is not installed here" % program)
+    (tmp_path / "local").mkdir()  # pacman's database layout
+    argv = provider.ownership_argv(manager, "/usr/bin/python3")
+    # the same argv, pointed at an empty database (so this machine's packages do not matter)
+    argv = [argv[0], "--dbpath", str(tmp_path)] + argv[1:]
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=60)
+    assert proc.returncode == 1
+    said = proc.stdout + proc.stderr
+    assert "not owned by any package" in said or "No package owns" in said, said
+    assert "unknown option" not in said and "invalid option" not in said
+    assert provider.parse_owner(manager, proc.returncode, proc.stdout) is None

@@ -231,8 +231,10 @@ def zypper(args):
         return 1
     missing = [n for n in names if not known(n)]
     if missing:
+        out("Loading repository data...\nReading installed packages...")
         for n in missing:
-            err("Package '%s' not found." % n)
+            out("'%s' not found in package names. Trying capabilities." % n)
+            err("No provider of '%s' found." % n)
         return 104  # ZYPPER_EXIT_INF_CAP_NOT_FOUND
     todo = [n for n in names if "--force" in args or n not in data["installed"]]
     for n in todo:
