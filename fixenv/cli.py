@@ -205,7 +205,9 @@ def apply(
             recap = Recap(recap.steps, verify(facts, Runner()), recap.interrupted)
         fb.finish(recap)
     if not recap.ok:
-        raise typer.Exit(errors.FAILED)
+        from fixenv.lock import exit_code  # 130 interrupted, 6 a lock timed out, else 1
+
+        raise typer.Exit(exit_code(recap))
 
 
 @app.command("verify")
@@ -379,16 +381,11 @@ def run(argv: Optional[List[str]] = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
-        import click
+        from fixenv.interrupt import click_exit
 
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return errors.USAGE
-        if isinstance(exc, click.exceptions.Abort):
-            typer.echo("fixenv: aborted", err=True)
-            return errors.INTERRUPTED
+        code = click_exit(exc)  # typer.Exit, usage errors (one line naming the option), Abort
+        if code is not None:
+            return code
         if debug:
             raise
         typer.echo("fixenv: internal error: %s: %s (this is a bug; rerun with --debug for the "

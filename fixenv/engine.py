@@ -36,9 +36,13 @@ def bundled() -> Dict[str, str]:
 
 def resolve_playbook(name_or_path: Optional[str]) -> str:
     name = name_or_path or DEFAULT_PLAYBOOK
-    if os.sep in name or name.endswith((".yaml", ".yml")) or os.path.exists(name):
+    if os.sep in name or name.endswith((".yaml", ".yml")):
         return name
     paths = bundled()
+    # A playbook is code: a bundled name is never shadowed by a file of that name that
+    # happens to be in the current directory.
+    if name not in paths and os.path.isfile(name):
+        return name
     if name not in paths:
         raise InputError("no bundled playbook named %r; bundled: %s (or give a path to a .yaml)"
                          % (name, ", ".join(sorted(paths)) or "none"))
@@ -111,15 +115,65 @@ def root_commands_blocked(plan: Plan, facts: Mapping[str, Any]) -> List[str]:
 def apply_plan(plan: Plan, facts: Mapping[str, Any], runner: Runner, *,
                on_event: Optional[Event] = None, on_line: Optional[Callable[[str], None]] = None
                ) -> Recap:
-    """Run the plan's changes in order; stop at the first failure. Does not verify."""
-    emit = on_event or (lambda name, data: None)
+    """Run the plan's changes in order; stop at the first failure. Does not verify.
+
+    Holds fixenv's lock throughout (a second apply waits, bounded, then exits 6: lock.py).
+    Ctrl-C or SIGTERM stops the running command and returns the recap so far with
+    `interrupted` set (the CLI exits 130); files are replaced atomically, so none is left
+    half-written."""
+    from fixenv import lock
+    from fixenv.interrupt import terminate_is_interrupt
+
+    outcomes: List[StepOutcome] = []
+    running: Dict[str, Any] = {}
+
+    def emit(name: str, data: Dict[str, Any]) -> None:
+        if name == "command":
+            running.update(data)
+            notice = lock.package_wait_notice(data["argv"])
+            if notice:
+                lock._stderr(notice)
+        if on_event:
+            on_event(name, data)
+
+    with lock.apply_lock(), terminate_is_interrupt():
+        try:
+            _apply_steps(plan, facts, runner, outcomes, emit, on_line)
+        except KeyboardInterrupt:
+            done = {o.id for o in outcomes}
+            rest = [s for s in plan.steps if s.id not in done]
+            if rest:
+                what = " while running `%s`" % " ".join(running["argv"]) \
+                    if running.get("id") == rest[0].id else ""
+                outcomes.append(StepOutcome(rest[0].id, "failed", "interrupted%s" % what))
+                outcomes += [StepOutcome(s.id, "not_run", "interrupted before this step")
+                             for s in rest[1:]]
+            return Recap(tuple(outcomes), interrupted=True)
+    for i, o in enumerate(outcomes):
+        if o.status == "failed" and lock.is_package_lock_failure(o.output):
+            outcomes[i] = StepOutcome(o.id, o.status, "the package manager's lock stayed busy "
+                                      "past %s=%gs; " % (lock.TIMEOUT_ENV, lock.timeout())
+                                      + o.reason, o.commands, o.output)
+        elif o.status == "failed" and o.commands and lock.is_sudo_refusal(o.output):
+            ids = [s.id for s in plan.steps]
+            todo = [c.display(True).replace("sudo -n ", "sudo ", 1)
+                    for s in plan.steps[ids.index(o.id):] if s.status == CHANGE
+                    for c in s.commands if c.root]
+            outcomes[i] = StepOutcome(o.id, o.status, "sudo refused to run it without a "
+                                      "password; run these yourself, then fixenv again: %s. "
+                                      % "; ".join(todo) + o.reason, o.commands, o.output)
+    return Recap(tuple(outcomes))
+
+
+def _apply_steps(plan: Plan, facts: Mapping[str, Any], runner: Runner,
+                 outcomes: List[StepOutcome], emit: Event,
+                 on_line: Optional[Callable[[str], None]]) -> None:
     blocked = root_commands_blocked(plan, facts)
     if blocked:
         raise PrivilegeError(
             "these changes need root, and this user is not root and may not use `sudo -n`",
             hint="ask an admin to run: " + "; ".join("sudo " + b for b in blocked))
     use_sudo = not facts["privilege"].get("root")
-    outcomes: List[StepOutcome] = []
     failed = False
     for s in plan.steps:
         if failed:
@@ -168,4 +222,3 @@ def apply_plan(plan: Plan, facts: Mapping[str, Any], runner: Runner, *,
                     os.environ[dict(s.data)["name"]] = value
             outcomes.append(StepOutcome(s.id, "changed", s.reason, tuple(ran)))
             emit("step_end", {"id": s.id, "status": "changed", "reason": s.reason})
-    return Recap(tuple(outcomes))

@@ -180,8 +180,14 @@ class Runner:
                 on_line(line.rstrip("\n"))
             rc = proc.wait()
         except BaseException:
-            proc.kill()
-            proc.wait()
+            # Ctrl-C/SIGTERM: let a package manager stop cleanly first (SIGKILL mid-dpkg
+            # leaves "dpkg was interrupted"); kill it only if it does not.
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
             raise
         finally:
             if timer:

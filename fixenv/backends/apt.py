@@ -23,10 +23,10 @@ DEFAULT_LOCK_TIMEOUT = 120
 
 
 def lock_timeout() -> int:
-    try:
-        return max(0, int(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT)))
-    except ValueError:
-        return DEFAULT_LOCK_TIMEOUT
+    """$FIXENV_LOCK_TIMEOUT seconds (checked in fixenv/lock.py: a bad value is a usage error)."""
+    from fixenv.lock import timeout
+
+    return int(round(timeout()))
 
 
 def parse_dpkg_query(text: str) -> Dict[str, Optional[str]]:

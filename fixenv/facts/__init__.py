@@ -22,6 +22,7 @@ from fixenv.errors import InputError
 from fixenv.facts import compilers as _compilers
 from fixenv.facts import distro_python, osinfo, provider
 from fixenv.facts import python as _python
+from fixenv.facts import values as _values
 from fixenv.runner import Runner
 
 Facts = Dict[str, Any]
@@ -63,13 +64,13 @@ def gather(runner: Runner, python: Optional[str] = None,
         "compilers": _compilers.detect_compilers(env),
         "env": {"CPATH": env.get("CPATH")},
     }
-    return normalize(facts)
+    return _values.check(normalize(facts), "the probe of %s" % target)
 
 
 def _check(node: Any, spec: Any, path: str, errors: List[str]) -> None:
     if isinstance(spec, dict):
         if not isinstance(node, dict):
-            errors.append("%s: expected an object" % path)
+            errors.append("%s: expected an object" % (path or "the document"))
             return
         for key, sub in spec.items():
             if key not in node:
@@ -93,7 +94,7 @@ def validate(data: Any, source: str = "facts") -> Facts:
         more = " (and %d more)" % (len(errors) - 1) if len(errors) > 1 else ""
         raise InputError("%s: %s%s" % (source, errors[0], more),
                          hint="`fixenv detect --json` writes a complete facts file")
-    return normalize(data)
+    return _values.check(normalize(data), source)
 
 
 def load_file(path: str) -> Facts:
@@ -110,6 +111,8 @@ def load_file(path: str) -> Facts:
         raise InputError("%s: not UTF-8 text (byte %d)" % (path, exc.start))
     except json.JSONDecodeError as exc:
         raise InputError("%s:%d:%d: not valid JSON: %s" % (path, exc.lineno, exc.colno, exc.msg))
+    except RecursionError:
+        raise InputError("%s: nested too deeply to be a facts file" % path)
     return validate(data, path)
 
 

@@ -198,6 +198,9 @@ def finish_probe(pending, interpreter: str) -> Dict[str, Any]:
         raise InputError("%s is not a Python interpreter fixenv can use: `%s -S -c <probe>` "
                          "exited %d: %s" % (interpreter, interpreter, result.rc, first))
     facts = parse_probe(result.stdout, interpreter)
+    from fixenv.facts import values  # a fake interpreter can answer anything: check first
+
+    values.check({"python": {"version": facts["version"]}}, "the probe of %s" % interpreter)
     major, minor = (int(x) for x in facts["version"].split(".")[:2])
     if (major, minor) < MIN_TARGET:
         raise InputError("%s is Python %s; fixenv supports targets from 2.7 on"

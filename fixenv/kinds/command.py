@@ -41,9 +41,17 @@ def plan(step: Step, facts: Mapping[str, Any], runner: Runner, pctx: PlanContext
     argv = render_list(step.spec["argv"], facts, step)
     checked(argv[0], PROGRAM, "program", step)
     for a in argv[1:]:
-        if not ARG.match(a):
+        if not ARG.fullmatch(a):
             raise InputError("%s: step %r: refusing argument %r: control or shell characters"
                              % (step.where, step.id, a))
+    for t in step.spec["argv"][1:]:
+        # A fact may fill in an argument, never turn it into an option ("--index-url=...").
+        if t.paths and not t.source.lstrip().startswith("-"):
+            for a in render_list([t], facts, step):
+                if a.startswith("-"):
+                    raise InputError("%s: step %r: refusing argument %r from %r: a fact value "
+                                     "must not become an option" % (step.where, step.id, a,
+                                                                   t.source))
     creates = step.spec["creates"]
     if creates is not None:
         path = checked(render(creates, facts, step, "path"), PATH, "path", step)

@@ -45,9 +45,11 @@ def render_list(ts: List[Template], facts: Mapping[str, Any], step: Step) -> Lis
 
 def checked(value: str, pattern: "re.Pattern[str]", what: str, step: Step) -> str:
     """Refuse a hostile or malformed value before it can reach argv."""
-    if not value or value.startswith("-") or not pattern.match(value):
+    # fullmatch, not match: "$" also matches before a trailing newline.
+    if not value or value.startswith("-") or not pattern.fullmatch(value):
         raise InputError("%s: step %r: refusing %s %r: it does not look like a %s"
                          % (step.where, step.id, what, value, what),
                          hint="values from facts or templates that land in a command must be "
-                              "plain names, versions or absolute paths")
+                              "plain names, versions or absolute paths (and a playbook is "
+                              "code: run only playbooks you trust)")
     return value

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
@@ -35,6 +35,8 @@ class Ctx:
         self.file = file
         self.marks: Dict[str, Tuple[int, int, Optional[str]]] = {}
         self.key_marks: Dict[str, Tuple[int, int, Optional[str]]] = {}
+        self.active: Set[int] = set()  # nodes being walked (to refuse recursive aliases)
+        self.seen = 0  # values walked so far (to refuse alias bombs)
 
     def where(self, keypath: str, extra_col: int = 0) -> Where:
         line, col, style = self.marks.get(keypath, (1, 1, None))
@@ -67,7 +69,7 @@ class Ctx:
 
     def string(self, node: Dict[str, Any], key: str, keypath: str, required: bool = False,
                default: Optional[str] = None) -> Optional[str]:
-        kp = "%s.%s" % (keypath, key)
+        kp = "%s.%s" % (keypath, key) if keypath else key
         if key not in node:
             if required:
                 raise self.error(keypath, "missing required key %r" % key)
@@ -77,12 +79,13 @@ class Ctx:
     def boolean(self, node: Dict[str, Any], key: str, keypath: str, default: bool = False) -> bool:
         if key not in node:
             return default
-        return self.want(node[key], bool, "%s.%s" % (keypath, key), "true or false")
+        return self.want(node[key], bool, "%s.%s" % (keypath, key) if keypath else key,
+                         "true or false")
 
     def expr(self, node: Dict[str, Any], key: str, keypath: str) -> Optional[_expr.Expr]:
         if key not in node:
             return None
-        kp = "%s.%s" % (keypath, key)
+        kp = "%s.%s" % (keypath, key) if keypath else key
         value = node[key]
         if isinstance(value, bool):
             value = "true" if value else "false"
@@ -106,7 +109,7 @@ class Ctx:
 
     def template_list(self, node: Dict[str, Any], key: str, keypath: str,
                       required: bool = False) -> List[_template.Template]:
-        kp = "%s.%s" % (keypath, key)
+        kp = "%s.%s" % (keypath, key) if keypath else key
         if key not in node:
             if required:
                 raise self.error(keypath, "missing required key %r" % key)
@@ -129,7 +132,32 @@ def _describe(value: Any) -> str:
     return "%s %r" % (type(value).__name__, value)
 
 
+# An alias (*a) makes PyYAML reuse a node: a recursive one would walk forever, and nested
+# ones ("billion laughs") expand exponentially. Both are refused at the alias's place.
+MAX_VALUES = 20000
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
 def _walk(node: yaml.Node, keypath: str, ctx: Ctx) -> Any:
+    def refuse(why: str) -> InputError:
+        return InputError("%s:%d:%d: %s: %s" % (ctx.file, node.start_mark.line + 1,
+                                                node.start_mark.column + 1, keypath or "(top)",
+                                                why))
+    if id(node) in ctx.active:
+        raise refuse("a recursive alias (an anchor used inside itself)")
+    ctx.seen += 1
+    if ctx.seen > MAX_VALUES:
+        raise refuse("more than %d values after expanding aliases (an alias bomb?)" % MAX_VALUES)
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in _PLAIN_TAGS:
+        raise refuse("YAML tag %s is not allowed (a playbook is plain data)" % node.tag)
+    ctx.active.add(id(node))
+    try:
+        return _walk_node(node, keypath, ctx)
+    finally:
+        ctx.active.discard(id(node))
+
+
+def _walk_node(node: yaml.Node, keypath: str, ctx: Ctx) -> Any:
     ctx.marks[keypath] = (node.start_mark.line + 1, node.start_mark.column + 1,
                           getattr(node, "style", None))
     if isinstance(node, yaml.MappingNode):
