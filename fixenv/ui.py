@@ -89,6 +89,18 @@ class Out:
         self._console: Any = None
 
     # -- pieces
+    def verdict(self, ok: bool, text: str) -> List[Seg]:
+        """The start of a final line: "✓ done…" / "✗ failed…" styled; "done…" / "FAILED…"
+        plain (a word mark would only repeat the verdict)."""
+        if self.unicode:
+            return [self.mark("ok" if ok else "fail"), (" " + text, "bold green" if ok
+                                                        else "bold red")]
+        if not ok and text.startswith("failed"):
+            text = "FAILED" + text[len("failed"):]
+        elif not ok:
+            text = "FAILED: " + text
+        return [(text, ("bold green" if ok else "bold red") if self.color else "")]
+
     def mark(self, status: str, pad: bool = True) -> Seg:
         """The status symbol (styled) or word (plain, padded to line up in columns)."""
         sym, word, style = MARKS.get(status, ("?", status, ""))
@@ -274,7 +286,7 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
     rows.append([])
     if recap.ok:
         target = recap.verify.python if recap.verify else ""
-        rows.append([out.mark("ok", pad=False), (" done%s: " % took, "bold green"),
+        rows.append(out.verdict(True, "done%s: " % took) + [
                      (", ".join(parts), ""),
                      (" %s %s can build C%s extensions" % (
                          out.dash, plain(target),
@@ -282,7 +294,7 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
                                            for c in recap.verify.checks) else ""), "")
                      if target else ("", "")])
     else:
-        rows.append([out.mark("fail", pad=False), (" failed%s: " % took, "bold red"), (", ".join(parts), "")])
+        rows.append(out.verdict(False, "failed%s: " % took) + [(", ".join(parts), "")])
         failed = [s for s in recap.steps if s.status == "failed"]
         if failed:
             rows.append([("   %s the output above shows why; `fixenv plan` shows the remaining "

@@ -317,13 +317,12 @@ def render(report: DoctorReport, out: Any) -> None:
     warns = [c for c in report.checks if c.status == WARN]
     if not fails:
         tail = " (%d warning%s)" % (len(warns), "" if len(warns) == 1 else "s") if warns else ""
-        out.line(out.mark("ok", pad=False), (" all good%s: " % tail, "bold green"),
+        out.line(*out.verdict(True, "all good%s: " % tail),
                  ("%s can build C and C++ extensions" % plain(report.python), ""))
         return
     n = len(fails)
-    out.line(out.mark("fail", pad=False), (" %d problem%s (%s) break builds for this Python"
-                                % (n, "" if n == 1 else "s", ", ".join(c.name for c in fails)),
-                                "bold red"))
+    out.line(*out.verdict(False, "%d problem%s (%s) break builds for this Python"
+                          % (n, "" if n == 1 else "s", ", ".join(c.name for c in fails))))
     if report.fix:
         out.line(("  fix them all with: ", ""), (plain(report.fix), "bold"))
     else:

@@ -145,7 +145,7 @@ def test_doctor_cli_on_this_machine():
     assert lines[0] == "fixenv doctor " + SYSTEM_PY
     for name in ORDER:
         assert any(ln.split()[:2] == ["ok", name] for ln in lines), (name, res.stdout)
-    assert lines[-1] == "ok all good: %s can build C and C++ extensions" % SYSTEM_PY
+    assert lines[-1] == "all good: %s can build C and C++ extensions" % SYSTEM_PY
     data = json.loads(doctor("doctor", "--python", SYSTEM_PY, "--json").stdout)
     assert data["ok"] is True and data["python"] == SYSTEM_PY
     assert [c["name"] for c in data["checks"]] == list(ORDER)
