@@ -16,7 +16,9 @@ Cache layout (``FIXENV_TEST_CACHE``, default ``/var/cache/fixenv-test``)::
     bookworm-minbase-py/               the base root (built in a temp dir, renamed atomically)
     bookworm-minbase-py+<layer>/       an overlay upper dir holding one layer
     wheelhouse-<hash>/                 fixenv + its dependencies as wheels for Python 3.11
-    runs/                              scratch dirs of live overlays (cleaned up per test)
+    runs/<pid>-<test>-*/               scratch dir of one live overlay (a tmpfs holding
+                                       upper/work/merged unless FIXENV_TEST_TMPFS=0);
+                                       unmounted and deleted per test, or swept when <pid> died
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ WHEELHOUSE_IN_ROOT = "/opt/fixenv-wheelhouse"
 FIXENV_VENV = "/opt/fixenv"
 FIXENV_BIN = f"{FIXENV_VENV}/bin/fixenv"
 
+TMPFS_SIZE = os.environ.get("FIXENV_TEST_TMPFS_SIZE", "6G")  # a limit; only use costs memory
 DEBOOTSTRAP_TIMEOUT = 1800
 APT_TIMEOUT = 1800
 
@@ -208,6 +211,19 @@ def _safe_rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _want_tmpfs() -> bool:
+    """Per-test upper dirs on tmpfs unless disabled (FIXENV_TEST_TMPFS=0) or memory is short."""
+    if os.environ.get("FIXENV_TEST_TMPFS", "1") == "0":
+        return False
+    try:
+        with open("/proc/meminfo") as fh:
+            info = dict(line.split(":", 1) for line in fh)
+        avail_kb = int(info["MemAvailable"].split()[0])
+    except (OSError, KeyError, ValueError):
+        return False
+    return avail_kb >= 3 * 1024 * 1024
+
+
 def sweep_stale_runs() -> list[Path]:
     """Unmount and delete scratch dirs left by test processes that died (e.g. SIGKILL)."""
     runs = cache_dir() / "runs"
@@ -236,13 +252,15 @@ def sweep_stale_runs() -> list[Path]:
 class Root:
     """A live overlay root.  Use as a context manager, or call ``close()``."""
 
-    def __init__(self, lowers: Sequence[Path], *, name: str = "root") -> None:
+    def __init__(self, lowers: Sequence[Path], *, name: str = "root",
+                 tmpfs: Optional[bool] = None) -> None:
         runs = cache_dir() / "runs"
         runs.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
         self.scratch = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-{name}-", dir=runs))
         self.merged = self.scratch / "merged"
         self.lowers = [Path(p) for p in lowers]
+        self.tmpfs = _want_tmpfs() if tmpfs is None else tmpfs
         self._mounted = False
         self.fixenv: Optional[str] = None  # path of fixenv inside the root, once installed
         try:
@@ -253,13 +271,17 @@ class Root:
 
     # -- lifecycle
     def _mount(self) -> None:
+        self._mounted = True
+        if self.tmpfs:
+            # upper/work in memory: no fsync cost for dpkg, and teardown is one umount.
+            _check(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE},mode=0755", "tmpfs",
+                    str(self.scratch)])
         upper, work = self.scratch / "upper", self.scratch / "work"
         for d in (upper, work, self.merged):
             d.mkdir()
         # overlayfs: the first lowerdir is the top-most one.
         lowerdir = ":".join(str(p) for p in reversed(self.lowers))
         opts = f"lowerdir={lowerdir},upperdir={upper},workdir={work}"
-        self._mounted = True
         _check(["mount", "-t", "overlay", "overlay", "-o", opts, str(self.merged)])
         _check(["mount", "--bind", "/dev", str(self.merged / "dev")])
         pts = self.merged / "dev" / "pts"
@@ -287,6 +309,8 @@ class Root:
 
     def freeze_upper(self, dest: Path) -> None:
         """Unmount and move the upper dir to ``dest`` (used to build a cached layer)."""
+        if self.tmpfs:
+            raise RootError("freeze_upper needs a root made with tmpfs=False")
         _umount_all_under(self.scratch)
         os.rename(self.scratch / "upper", dest)
         _safe_rmtree(self.scratch)
@@ -456,7 +480,7 @@ def layer(name: str, packages: Sequence[str]) -> list[Path]:
             return [base, final]
         _log(f"building layer {name!r}: apt-get install {' '.join(packages)} (one-off)")
         t0 = time.monotonic()
-        root = Root([base], name=f"build-{name}")
+        root = Root([base], name=f"build-{name}", tmpfs=False)
         try:
             root.apt_install(*packages)
             root.run(["apt-get", "clean"])

@@ -232,6 +232,8 @@ def test_a_plan_dry_run_in_a_root_without_package_lists(debian_root):
     update = index_of(plan, is_apt_update)
     assert update >= 0, f"no apt-get update planned although lists are empty: {all_commands(plan)}"
     assert update < index_of(plan, is_install_of(HEADER_PKG)), all_commands(plan)
+    updates = [c for c in all_commands(plan) if is_apt_update(c)]
+    assert len(updates) == 1, f"package lists refreshed more than once: {all_commands(plan)}"
 
     assert root.dpkg_status_bytes() == status
     assert root.apt_lists() == [], "a dry run must not fetch package lists"
