@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from fixenv.model import CHANGE, Plan, VerifyResult
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+# the checks every report has, in this order; any further verify checks follow
 ORDER = ("python", "venv", "headers", "c-compiler", "cxx-compiler", "CPATH", "build-c",
          "import", "build-cxx")
 
@@ -241,6 +242,12 @@ def build_report(facts: Mapping[str, Any], result: VerifyResult, plan: Plan, *,
             checks.append(DoctorCheck(name, SKIP, "not run: %s" % blockers[name], matters=False))
         else:
             checks.append(with_fix(DoctorCheck(name, OK if v.ok else FAIL, v.detail),
+                                   all_steps))
+    # checks verify grew beyond these (e.g. the Inductor-style CPATH build) come last
+    known = {"headers", "c-compiler", "cxx-compiler", "build-c", "import", "build-cxx"}
+    for v in result.checks:
+        if v.name not in known:
+            checks.append(with_fix(DoctorCheck(v.name, OK if v.ok else FAIL, v.detail),
                                    all_steps))
     all_cmds, _ = _step_commands(plan, sudo, all_steps)
     return DoctorReport(exe, tuple(checks), fix, tuple(all_cmds), plan)
