@@ -233,6 +233,37 @@ def header_via_cpath(facts: Mapping[str, Any], environ: Optional[Mapping[str, st
     return None
 
 
+def _unreached_hint(facts: Mapping[str, Any], group: Mapping[str, Any]) -> Optional[str]:
+    """When the headers are on disk where fixenv put them but this process's CPATH does not
+    reach them: what to do (a shell started before `fixenv apply`)."""
+    from fixenv import profile
+
+    hdir = group.get("headers_dir")
+    if not hdir or not os.path.isfile(os.path.join(hdir, "Python.h")):
+        return None
+    _, done = profile.plan_edits(VAR, group["dirs"], group["stale"],
+                                 root=bool(facts["privilege"].get("root")), environ=os.environ)
+    if done:
+        return ("fixenv set CPATH for new shells; this one predates it: start a new login "
+                "shell, or run `eval \"$(fixenv env)\"`, or `fixenv exec -- <command>`")
+    return "run `fixenv apply --yes --python %s` to set CPATH" % facts["python"]["executable"]
+
+
+def headers_check(facts: Mapping[str, Any]) -> Optional[Check]:
+    """verify's `headers` check when Python.h is not in the target's include dir: found
+    through CPATH, or on disk where fixenv put it but out of this shell's reach; None when
+    neither (verify then reports the plain miss)."""
+    via = header_via_cpath(facts)
+    if via:
+        return Check("headers", True, "%s (through CPATH)" % via)
+    group = facts.get("cpath") or compute(facts)
+    hint = _unreached_hint(facts, group)
+    if hint is None:
+        return None
+    return Check("headers", False, "Python.h is in %s, but CPATH (%s) does not reach it" % (
+        group["headers_dir"], os.environ.get(VAR) or "unset"), hint)
+
+
 def inductor_check(facts: Mapping[str, Any], runner: Runner, source: str, workdir: str,
                    defines: Sequence[str]) -> Optional[Check]:
     """Compile like Torch Inductor: the C++ compiler, `-I<sysconfig include>` whether or not
@@ -255,6 +286,7 @@ def inductor_check(facts: Mapping[str, Any], runner: Runner, source: str, workdi
     detail = "%s %s failed as Torch Inductor would%s:\n%s" % (
         os.path.basename(cxx), where, " (CPATH=%s)" % cp if cp else " (CPATH unset)",
         "\n".join(lines) or res.tail(4))
-    return Check("inductor", False, detail,
+    group = facts.get("cpath") or compute(facts)
+    return Check("inductor", False, detail, _unreached_hint(facts, group) or
                  "run `fixenv apply --yes --python %s` (it sets CPATH when the headers live "
-                 "outside %s), or `fixenv exec -- <your command>`" % (py["executable"], inc))
+                 "outside %s)" % (py["executable"], inc))

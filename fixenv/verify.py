@@ -41,11 +41,10 @@ def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
     header = os.path.join(include, "Python.h")
     hint = fix_hint(facts)
     has = os.path.isfile(header)
-    if not has:  # headers outside the include dir, reached through CPATH (fixenv/cpath.py)
-        from fixenv.cpath import header_via_cpath
-        via = header_via_cpath(facts)
-        header, has = ("%s (through CPATH)" % via, True) if via else (header, False)
-    checks.append(Check("headers", has, header if has else
+    from fixenv.cpath import headers_check  # headers outside it, reached through CPATH?
+    alt = None if has else headers_check(facts)
+    hint = alt.fix if alt is not None and alt.fix else hint  # e.g. "start a new shell"
+    checks.append(alt if alt is not None else Check("headers", has, header if has else
                         "no Python.h in %s (the include dir of %s %s)" % (include, exe,
                                                                            py["version"]),
                         None if has else hint))

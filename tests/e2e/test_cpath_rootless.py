@@ -79,6 +79,9 @@ def upper_listing(root: rootfs.Root) -> dict[str, tuple]:
             p = Path(dirpath) / name
             st = p.lstat()
             rel = "/" + str(p.relative_to(upper))
+            if p.is_dir() and not p.is_symlink() and any(
+                    (low / rel.lstrip("/")).is_dir() for low in root.lowers):
+                continue  # an existing dir copied up because something changed inside it
             out[rel] = (st.st_mode, st.st_size, st.st_mtime_ns if not p.is_dir() else 0)
     return out
 
@@ -140,6 +143,12 @@ def test_unprivileged_user_rootless_login_shell_compiles_and_reset_undoes(make_r
     assert root.path(f"{home}/.profile").read_text().count("# >>> fixenv >>>") == 1
     assert root.exists(f"{home}/.profile.fixenv-backup")
 
+    # a shell started before apply (this chroot env never read the profile): verify fails
+    # and says what to do instead of sending the user round in circles
+    res = fixenv(root, "verify", "--json", user="alice", rc=1)
+    fixes = " ".join(c.get("fix") or "" for c in json.loads(res.stdout)["checks"])
+    assert "new login shell" in fixes and "fixenv env" in fixes, _describe(res)
+
     # fixenv exec / fixenv env in a shell that never read the profile
     res = root.run([root.fixenv, "exec", "--", "sh", "-c", BUILD], user="alice", check=False)
     assert res.returncode == 0 and res.stdout.strip().endswith("42"), _describe(res)
@@ -189,3 +198,38 @@ def test_unprivileged_user_without_a_compiler_is_told_what_an_admin_must_run(mak
     res = fixenv(root, "apply", "--yes", user="carol", rc=4)
     assert "build-essential" in res.stderr and "sudo" in res.stderr, _describe(res)
     assert changed_outside(before, upper_listing(root), home, root._passwd("carol")[0]) == []
+
+
+FISH_BUILD = ("cd; and g++ -x c++ -shared -fPIC -I%s e2e.c -o e2emod.so; and "
+              "python3.11 -c 'import sys; sys.path.insert(0, \".\"); import e2emod; "
+              "print(e2emod.answer())'" % MISSING_INC)
+
+
+def test_zsh_fish_and_ksh_users_get_it_in_their_own_start_up_files(make_root):
+    root = make_root("compiler")
+    root.apt_install("zsh", "fish", "ksh")
+    homes = {}
+    for user, shell in (("zed", "/usr/bin/zsh"), ("finn", "/usr/bin/fish"),
+                        ("kim", "/bin/ksh")):
+        homes[user] = add_user(root, user)
+        root.run(["usermod", "--shell", shell, user])
+        fixenv(root, "apply", "--yes", user=user)
+    zed, finn = homes["zed"], homes["finn"]
+    assert "# >>> fixenv >>>" in root.path(f"{zed}/.zshenv").read_text()
+    fish_conf = f"{finn}/.config/fish/conf.d/fixenv.fish"
+    assert "set -gx CPATH" in root.path(fish_conf).read_text()
+    for user in ("zed", "kim"):  # zsh reads ~/.zshenv, ksh as a login shell ~/.profile
+        res = login_shell(root, user, BUILD)
+        assert res.returncode == 0 and res.stdout.strip().endswith("42"), (user, _describe(res))
+    res = login_shell(root, "finn", FISH_BUILD)
+    assert res.returncode == 0 and res.stdout.strip().endswith("42"), _describe(res)
+    # fish: `fixenv env --shell fish | source` in a shell without the conf.d file
+    res = root.run(["fish", "--no-config", "-c",
+                    "%s env --shell fish | source; and %s" % (root.fixenv, FISH_BUILD)],
+                   user="finn", check=False)
+    assert res.returncode == 0 and res.stdout.strip().endswith("42"), _describe(res)
+    # reset as the fish user deletes the conf.d file (it is wholly fixenv's)
+    fixenv(root, "reset", user="finn")
+    assert not root.exists(fish_conf)
+    res = login_shell(root, "finn", FISH_BUILD)
+    assert res.returncode != 0 and "Python.h" in res.stderr, _describe(res)

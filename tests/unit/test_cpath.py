@@ -246,3 +246,33 @@ def test_inductor_check_uses_only_cpath(tmp_path, monkeypatch):
     good = cpath.inductor_check(f, Runner(), SOURCE, str(tmp_path), _defines(f["python"]))
     assert good is not None and good.ok, good.detail
     assert cpath.header_via_cpath(f) == str(root / "usr/include/python3.11/Python.h")
+
+
+def test_verify_headers_check_tells_an_old_shell_what_to_do(tmp_path, monkeypatch):
+    from fixenv import profile
+
+    sysroot = tmp_path / "sysroot"
+    inc = sysroot / "usr/include/python3.11"
+    inc.mkdir(parents=True)
+    (inc / "Python.h").write_text("/* */\n")
+    (inc / "patchlevel.h").write_text("#define PY_MAJOR_VERSION 3\n#define PY_MINOR_VERSION 11\n")
+    env = {"HOME": str(tmp_path), "SHELL": "/bin/sh", "FIXENV_SYSROOT": str(sysroot)}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("CPATH", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    f = facts(has=False)
+    f["cpath"] = cpath.compute(f, env)
+    # headers unpacked, nothing persisted yet: apply is the fix
+    c = cpath.headers_check(f)
+    assert c is not None and not c.ok and "fixenv apply" in (c.fix or "")
+    # persisted: this shell predates it
+    edits, _ = profile.plan_edits("CPATH", f["cpath"]["dirs"], [], root=False, environ=env)
+    for e in edits:
+        profile.apply_edit(e)
+    c = cpath.headers_check(f)
+    assert c is not None and not c.ok and "new login shell" in (c.fix or "")
+    # this shell has it: found through CPATH
+    monkeypatch.setenv("CPATH", f["cpath"]["value"])
+    c = cpath.headers_check(f)
+    assert c is not None and c.ok and c.detail.startswith(str(inc / "Python.h"))
