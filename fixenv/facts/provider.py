@@ -215,6 +215,8 @@ def start(runner: Runner, managers: List[str], guess_real: str,
     guess_prefix = os.path.dirname(os.path.dirname(guess_real))
     if path_owner(guess_real, guess_prefix, env, sys.platform) is not None:
         return None
+    if _under(guess_real, pyenv_root(env)):
+        return None  # a pyenv shim: the probe names the real binary, finish() decides
     started = start_ownership(runner, managers, guess_real)
     if started is None:
         return None

@@ -233,6 +233,20 @@ def test_start_skips_the_query_when_the_path_decides(fake_dpkg):
     assert runner.calls == [] and _asked(fake_dpkg) == []
 
 
+def test_pyenv_shim_is_not_asked_about(fake_dpkg):
+    runner = RecordingRunner()
+    started = provider.start(runner, ["apt", "pyenv"], "/home/ann/.pyenv/shims/python3", HOME)
+    assert started is None and runner.calls == []
+    real = "/home/ann/.pyenv/versions/3.11.7/bin/python3.11"
+    got = provider.finish(runner, ["apt", "pyenv"], started,
+                          {"executable": "/home/ann/.pyenv/shims/python3",
+                           "base_executable": real,
+                           "base_prefix": "/home/ann/.pyenv/versions/3.11.7",
+                           "platform": "linux"}, HOME)
+    assert got == {"provider": "pyenv", "provider_detail": "3.11.7"}
+    assert _asked(fake_dpkg) == []
+
+
 def test_start_queries_once_and_finish_reuses_it(fake_dpkg):
     runner = RecordingRunner()
     started = provider.start(runner, ["apt"], "/usr/bin/python3.11", HOME)
