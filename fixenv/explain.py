@@ -71,7 +71,7 @@ CLASS_TEXT = {
 class Recogniser:
     id: str
     cls: str
-    needle: str
+    needle: Tuple[str, ...]
     regex: "re.Pattern[str]"
     tool: Optional[str] = None
     language: Optional[str] = None
@@ -81,9 +81,11 @@ class Recogniser:
 class Rules:
     classes: Tuple[str, ...]
     failures: Tuple[Recogniser, ...]
-    tools: Tuple[Tuple[str, str, str, "re.Pattern[str]"], ...]  # tool, name, needle, regex
-    origins: Tuple[Dict[str, Any], ...]
+    tools: Tuple[Tuple[str, str, Tuple[str, ...], "re.Pattern[str]"], ...]  # tool, name,
+    origins: Tuple[Dict[str, Any], ...]                                     # needles, regex
     advice: Dict[str, str]
+    # any line without one of these substrings cannot match anything: skipped in one search
+    prefilter: "re.Pattern[str]"
 
 
 def rules_path() -> str:
@@ -111,15 +113,23 @@ def load_rules(path: Optional[str] = None) -> Rules:
             raise InputError("%s: %s %r: bad or missing regex: %s" % (
                 where, what, entry.get("id") or entry.get("tool") or entry.get("origin"), exc))
 
+    def needles(entry: Mapping[str, Any]) -> Tuple[str, ...]:
+        raw = entry.get("needle")
+        items = raw if isinstance(raw, list) else [raw]
+        if not items or not all(isinstance(n, str) and n for n in items):
+            raise InputError("%s: %r: `needle` must be a non-empty string or list of strings"
+                             % (where, entry.get("id") or entry.get("tool")))
+        return tuple(items)
+
     classes = tuple(data["classes"])
     failures = []
     for e in data["failures"]:
         if e["class"] not in classes:
             raise InputError("%s: failure %r: unknown class %r (known: %s)"
                              % (where, e.get("id"), e["class"], ", ".join(classes)))
-        failures.append(Recogniser(str(e["id"]), str(e["class"]), str(e["needle"]),
+        failures.append(Recogniser(str(e["id"]), str(e["class"]), needles(e),
                                    compiled(e, "failure"), e.get("tool"), e.get("language")))
-    tools = tuple((str(t["tool"]), str(t["name"]), str(t["needle"]), compiled(t, "tool"))
+    tools = tuple((str(t["tool"]), str(t["name"]), needles(t), compiled(t, "tool"))
                   for t in data["tools"])
     origins = []
     for o in data["origins"]:
@@ -129,7 +139,11 @@ def load_rules(path: Optional[str] = None) -> Rules:
             raise InputError("%s: origin %r: regex lacks group(s) %s"
                              % (where, o.get("origin"), ", ".join(sorted(missing))))
         origins.append(dict(o, regex=rx))
-    rules = Rules(classes, tuple(failures), tools, tuple(origins), dict(data.get("advice") or {}))
+    every = {n for r in failures for n in r.needle} | {n for t in tools for n in t[2]}
+    every |= {"-packages/", "Can't find Python.h", "-I", "Command:"}
+    prefilter = re.compile("|".join(re.escape(n) for n in sorted(every, key=len, reverse=True)))
+    rules = Rules(classes, tuple(failures), tools, tuple(origins),
+                  dict(data.get("advice") or {}), prefilter)
     if path is None:
         _RULES = rules
     return rules
@@ -335,10 +349,10 @@ def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
     sites: List[Tuple[str, str]] = []
     for i, line in enumerate(lines):
         body = line.strip()
-        if not body:
+        if not body or not rules.prefilter.search(body):
             continue
         for r in rules.failures:
-            if r.needle not in body:
+            if not any(n in body for n in r.needle):
                 continue
             m = r.regex.search(body)
             if not m:
@@ -350,8 +364,8 @@ def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
             caps = tuple((k, v) for k, v in m.groupdict().items() if v is not None)
             failures.append(Failure(r.id, r.cls, i + 1, body, caps, r.tool, r.language))
             break  # one failure per line: the first (most specific) recogniser wins
-        for tool, _name, needle, rx in rules.tools:
-            if tool not in tools and needle in body and rx.search(body):
+        for tool, _name, tneedles, rx in rules.tools:
+            if tool not in tools and any(n in body for n in tneedles) and rx.search(body):
                 tools.append(tool)
         if "Can't find Python.h in " in body:
             m = WARNED_INCLUDE.search(body)
@@ -412,10 +426,16 @@ def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
                 break
     if python is None and site_xy:
         prefix = env_prefix or "/usr"
+        describe = "Python %s running from %s (seen in the traceback)" % (site_xy, prefix)
+        advice = ""
+        # a prefix that says where the Python came from even without its include dir
+        guess = _python_from_include("%s/include/python%s" % (prefix, site_xy), rules, None)
+        if guess is not None and guess.origin in ("usr-local", "conda", "pyenv", "uv"):
+            describe += ": " + guess.describe
+            advice = guess.advice
         python = LogPython(version=site_xy, abiflags="", include=None, prefix=prefix,
-                           origin="site-packages",
-                           describe="Python %s running from %s (seen in the traceback)"
-                           % (site_xy, prefix), advice="", env_prefix=env_prefix)
+                           origin="site-packages", describe=describe, advice=advice,
+                           env_prefix=env_prefix)
     compiler = None
     if argv:
         compiler = argv[0]
@@ -469,8 +489,8 @@ def judge(logpy: Optional[LogPython], py: Mapping[str, Any]) -> Match:
         return Match(True, "the log's include directory %s is the target's (%s)"
                      % (logpy.include, target))
     if logpy.version and logpy.version != xy:
-        return Match(False, "the log was built for Python %s (%s), but the target is %s"
-                     % (logpy.version, logpy.describe, target))
+        return Match(False, "the log was built for Python %s under %s, but the target is %s"
+                     % (logpy.version, logpy.prefix, target))
     prefixes = {_norm(py.get("prefix")), _norm(py.get("base_prefix"))}
     if logpy.include is None:
         if logpy.env_prefix is None or _norm(logpy.env_prefix) in prefixes:
@@ -481,8 +501,8 @@ def judge(logpy: Optional[LogPython], py: Mapping[str, Any]) -> Match:
     if _norm(logpy.prefix) in prefixes:
         return Match(True, "the log's Python %s under %s is the target %s"
                      % (logpy.version, logpy.prefix, target))
-    return Match(False, "the log's Python is %s, include %s; the target %s uses %s"
-                 % (logpy.describe, logpy.include, target, py.get("include")))
+    return Match(False, "the log's Python %s uses %s; the target %s uses %s"
+                 % (logpy.version, logpy.include, target, py.get("include")))
 
 
 def interpreter_candidates(logpy: LogPython) -> List[str]:
@@ -614,7 +634,7 @@ def explain(raw: bytes, *, facts: Optional[Dict[str, Any]] = None,
                               "Run `fixenv explain` where the log was made (the same image, "
                               "venv or machine), or name a target with --python PATH" % where)
                 if logf.python.advice:
-                    advice.append("for %s: %s" % (logf.python.describe, logf.python.advice))
+                    advice.append("where the log was made: " + logf.python.advice)
     plan = None
     planned_for = None
     if plan_facts is not None and cls in FIXING_CLASSES:
@@ -668,6 +688,7 @@ def explanation_text(e: Explanation, sudo: bool = False) -> str:
     f = next(x for x in e.log.failures if x.cls == e.cls)
     lines.append("evidence   line %d: %s" % (f.line, _clip(f.text, 160)))
     tool_names = {t[0]: t[1] for t in load_rules().tools}
+    tool_names["compiler"] = "a plain compiler run"
     if e.log.tool:
         lines.append("tool       %s" % tool_names.get(e.log.tool, e.log.tool))
     if e.log.compiler:

@@ -390,3 +390,22 @@ def test_explicit_python_wins_but_is_warned(capsys):
 def test_facts_files_are_valid():
     for f in sorted(FACTS.glob("*.json")):
         load_file(str(f))
+
+
+@pytest.mark.realpython
+def test_apply_refuses_when_there_is_nothing_to_apply(capsys):
+    """--apply on a recognised failure fixenv cannot fix (cuda.h) changes nothing: exit 1."""
+    if not os.access("/usr/bin/python3.11", os.X_OK):
+        pytest.skip("needs Debian's python3.11")
+    log = LOGS / "conda-triton-cuda-h" / "log.txt"
+    rc = run(["explain", str(log), "--python", "/usr/bin/python3.11", "--apply", "--yes"])
+    captured = capsys.readouterr()
+    assert rc == errors.FAILED
+    assert "no plan for this failure" in captured.err
+    assert "cuda.h" in captured.out
+
+
+def test_apply_on_unrecognised_log_exits_11(capsys, monkeypatch):
+    rc, got = cli_json(capsys, "-", "--apply", "--yes", stdin=b"all fine\n",
+                       monkeypatch=monkeypatch)
+    assert rc == errors.NOT_RECOGNISED and got["recognised"] is False
