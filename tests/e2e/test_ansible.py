@@ -8,7 +8,8 @@ with the repository's example site.yml:
 * check mode reports the pending change (the fixenv task is `changed`), sets the verify
   fact to false, and changes no package (dpkg status byte-identical);
 * a real run reports `changed`, installs the headers, and the verify fact is true;
-* a second run reports `ok` everywhere (changed=0), in check mode too.
+* a second run reports `ok` everywhere (changed=0), in check mode too;
+* a fixenv error fails the task with fixenv's own message.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def test_role_check_mode_then_apply_then_idempotent(make_root, wheels):
             [f"{ANSIBLE_VENV}/bin/ansible-playbook", "-v", "-i", "localhost,", "-c", "local",
              f"{SRC}/contrib/ansible/site.yml", "-e", f"fixenv_wheelhouse={WHEELS}", *extra],
             env={"ANSIBLE_NOCOLOR": "1", "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
-                 "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"},
+                 "ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_PIPELINING": "1"},
             check=False, timeout=1800)
         return res
 
@@ -158,3 +159,10 @@ def test_role_check_mode_then_apply_then_idempotent(make_root, wheels):
         assert state == "ok", _describe(res)
         assert recap(res.stdout)["changed"] == 0, _describe(res)
         assert "fixenv verify on localhost: ok" in res.stdout
+
+    # 4. A failure is fixenv's: its error line, and the play fails (exit 2).
+    res = playbook("--check", "-e", "fixenv_python=/nonexistent/python3")
+    assert res.returncode == 2, _describe(res)
+    state, result = task_results(res.stdout)[FIXENV_TASK]
+    assert state == "fatal", _describe(res)
+    assert result["rc"] == 3 and "fixenv: error: --python /nonexistent/python3" in result["msg"]
