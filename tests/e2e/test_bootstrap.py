@@ -10,11 +10,14 @@ debootstrap wrote into its sources.list.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -172,6 +175,24 @@ def test_bootstrap_without_python3_venv_installs_it_as_root_and_says_what_to_run
     assert os.readlink(link) == "/home/alice/.local/share/fixenv/venv/bin/fixenv"
     out = root.run(["/home/alice/.local/bin/fixenv", "plan", "--json"], user="alice").stdout
     assert json.loads(out)["changes_pending"] is True  # no headers, no compiler yet
+
+    # A URL source (served on the loopback address, which the chroot shares with the host).
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=str(root.path(WHEELS)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{wheel}"
+        res = bootstrap(root, "--install-only", user="alice",
+                        env={"FIXENV_SOURCE": url, "FIXENV_HOME": "/home/alice/fx-url",
+                             "FIXENV_BIN_DIR": "/home/alice/bin"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert res.returncode == 0, _describe(res)
+    assert f"installing fixenv from {url}" in res.stderr, _describe(res)
+    assert root.run(["/home/alice/bin/fixenv", "--version"], user="alice").returncode == 0
 
     # A source that does not exist is bad input, before anything is installed.
     res = bootstrap(root, "--install-only", user="alice",
