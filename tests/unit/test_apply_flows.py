@@ -117,10 +117,8 @@ def system_machine(tmp_path, monkeypatch, manager: str, fail: Tuple[str, ...] = 
     exe = os.path.join(usr, "bin", "python" + R["xy"])
     headers = os.path.join(usr, "include", "python" + R["xy"])
     m.installed(py_pkg, py_ver, files=[exe])
-    if hdr_pkg == py_pkg:  # pacman: reinstalling the interpreter's package brings them
-        m.package(hdr_pkg, py_ver, [(R["include"], headers)])
-    else:
-        m.package(hdr_pkg, py_ver, [(R["include"], headers)])
+    # (pacman: hdr_pkg is the interpreter's own package; reinstalling it brings the headers)
+    m.package(hdr_pkg, py_ver, [(R["include"], headers)])
     m.compiler_packages(c_pkg, cxx_pkg, where=os.path.join(usr, "bin"))
     for key, value in m.env(fail=fail, path=[os.path.join(usr, "bin")]).items():
         monkeypatch.setenv(key, value)
@@ -341,3 +339,33 @@ def test_real_tool_accepts_the_planned_argv(manager, tmp_path):
                               env=dict(os.environ, LC_ALL="C"))
         assert not [w for w in USAGE_WORDS if w in proc.stdout], (real, proc.stdout)
         assert proc.returncode == not_found_rc, (real, proc.returncode, proc.stdout)
+
+
+def test_not_root_runs_the_same_commands_through_sudo_n(tmp_path, monkeypatch):
+    m, exe, headers, tree = system_machine(tmp_path, monkeypatch, "dnf")
+    m.programs("sudo")
+    expected = SYSTEM["dnf"][-1]
+    facts = gather(RecordingRunner(), exe, environ=dict(os.environ), root_dir=tree)
+    facts["privilege"] = {"root": False, "sudo": True}  # a user allowed `sudo -n`
+    plan = make_plan(load_playbook(), facts, RecordingRunner())
+    runner = Runner()
+    recap = apply_plan(plan, facts, runner)
+    assert recap.count("changed") == 2 and not recap.failed
+    assert [list(c) for c in runner.calls] == [["sudo", "-n"] + a for a in expected]
+    # sudo ran each once, and each ran the manager once
+    assert [c for c in m.calls() if c[0] == "sudo"] == [["sudo", "-n"] + a for a in expected]
+    assert changes(m.calls(), "dnf") == expected
+    assert os.path.isfile(os.path.join(headers, "Python.h"))
+
+
+def test_not_root_and_no_sudo_changes_nothing(tmp_path, monkeypatch):
+    from fixenv.errors import PrivilegeError
+
+    m, exe, headers, tree = system_machine(tmp_path, monkeypatch, "dnf")
+    facts = gather(RecordingRunner(), exe, environ=dict(os.environ), root_dir=tree)
+    facts["privilege"] = {"root": False, "sudo": False}
+    plan = make_plan(load_playbook(), facts, RecordingRunner())
+    with pytest.raises(PrivilegeError) as info:
+        apply_plan(plan, facts, Runner())
+    assert "dnf install -y python%s-devel" % R["xy"] in str(info.value.hint)
+    assert changes(m.calls(), "dnf") == []

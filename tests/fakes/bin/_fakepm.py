@@ -552,10 +552,27 @@ def compiler(prog, args):
     os.execv(real, [real] + list(args))
 
 
+def sudo(args):
+    """sudo -n CMD...: runs CMD (we are root already); without -n it would prompt."""
+    if not args or args[0] != "-n":
+        err("sudo: a terminal is required to read the password; either use the -S option "
+            "to read from standard input or configure an askpass helper")
+        return 1
+    if failing("sudo"):
+        err("sudo: a password is required")
+        return 1
+    if len(args) < 2:
+        err("usage: sudo -n command")
+        return 1
+    os.execvp(args[1], args[1:])
+
+
 def main(prog, args):
     log(prog, args)
     if prog in ("gcc", "g++", "cc", "c++"):
         compiler(prog, args)
+    if prog == "sudo":
+        return sudo(args)
     handlers = {
         "rpm": rpm, "zypper": zypper, "apk": apk, "pacman": pacman, "brew": brew,
         "pyenv": pyenv, "uv": uv, "apt-get": apt_get, "dpkg-query": dpkg_query,
