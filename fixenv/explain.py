@@ -298,8 +298,7 @@ def _find_commands(lines: List[str]) -> List[Tuple[int, List[str], str]]:
     after_command_label = False
     for i, line in enumerate(lines):
         s = line.strip()
-        if not s:
-            after_command_label = False if not after_command_label else after_command_label
+        if not s:  # a blank line between "Command:" and the command keeps the label
             continue
         if s == "Command:":  # Inductor's CppCompileError prints the command on the next line
             after_command_label = True
