@@ -3,7 +3,8 @@ user's shell start-up files. Idempotent, atomic (fixenv/files.py), with a backup
 user's original file, and removable (`fixenv reset` deletes the block, never the user's file).
 
 Which files (non-root):
-- bash/sh login:  ~/.bash_profile if it exists (bash then ignores ~/.profile), else ~/.profile
+- sh/dash/ksh login: ~/.profile; bash login: also ~/.bash_profile or ~/.bash_login when one
+  exists (bash then ignores ~/.profile)
 - bash interactive: ~/.bashrc (when it exists or the login shell is bash)
 - zsh:  ~/.zshenv (when it exists, zsh is the login shell, or zsh is installed)
 - fish: ~/.config/fish/conf.d/fixenv.fish, a file of ours (when fish is there)
@@ -24,6 +25,9 @@ from fixenv.files import BACKUP_SUFFIX, atomic_write
 from fixenv.model import FileEdit
 
 SYSTEM_FILE = "/etc/profile.d/fixenv.sh"
+SYSTEM_ZSH_DIR = "/etc/zsh"  # Debian/Ubuntu's global zshenv lives here
+SYSTEM_FISH_DIR = "/etc/fish"
+SYSTEM_FISH_FILE = "/etc/fish/conf.d/fixenv.fish"
 BEGIN = "# >>> fixenv >>>"
 END = "# <<< fixenv <<<"
 HEADER = "# Added by fixenv: %s for the Python headers. Remove with `fixenv reset`."
@@ -165,12 +169,22 @@ def login_shell(environ: Mapping[str, str]) -> str:
 def targets(*, root: bool, home: str, environ: Mapping[str, str],
             which: Callable[[str], Optional[str]] = shutil.which) -> List[Target]:
     if root:
-        return [Target(SYSTEM_FILE, "sh", True)]
+        # login shells of sh/bash/dash/ksh read /etc/profile.d; zsh and fish do not
+        out_root = [Target(SYSTEM_FILE, "sh", True)]
+        if os.path.isdir(SYSTEM_ZSH_DIR):
+            out_root.append(Target(os.path.join(SYSTEM_ZSH_DIR, "zshenv"), "sh", False))
+        if os.path.isdir(SYSTEM_FISH_DIR):
+            out_root.append(Target(SYSTEM_FISH_FILE, "fish", True))
+        return out_root
     shell = login_shell(environ)
     out: List[Target] = []
-    bash_profile = os.path.join(home, ".bash_profile")
-    out.append(Target(bash_profile if os.path.exists(bash_profile)
-                      else os.path.join(home, ".profile"), "sh", False))
+    # sh/dash/ksh login shells read ~/.profile; bash reads the first of ~/.bash_profile,
+    # ~/.bash_login, ~/.profile, so when one of the first two exists it gets the block too.
+    out.append(Target(os.path.join(home, ".profile"), "sh", False))
+    for name in (".bash_profile", ".bash_login"):
+        if os.path.exists(os.path.join(home, name)):
+            out.append(Target(os.path.join(home, name), "sh", False))
+            break
     bashrc = os.path.join(home, ".bashrc")
     if os.path.exists(bashrc) or shell == "bash":
         out.append(Target(bashrc, "sh", False))
@@ -210,9 +224,10 @@ def plan_removal(*, root: bool, environ: Mapping[str, str]) -> List[FileEdit]:
     home = home_dir(environ)
     paths: List[Tuple[str, bool]] = []
     if root:
-        paths.append((SYSTEM_FILE, True))
+        paths += [(SYSTEM_FILE, True), (os.path.join(SYSTEM_ZSH_DIR, "zshenv"), False),
+                  (SYSTEM_FISH_FILE, True)]
     # Also the user files (root may have run fixenv as a user too, e.g. with --rootless).
-    for name in (".profile", ".bash_profile", ".bashrc"):
+    for name in (".profile", ".bash_profile", ".bash_login", ".bashrc"):
         paths.append((os.path.join(home, name), False))
     paths.append((os.path.join(environ.get("ZDOTDIR") or home, ".zshenv"), False))
     paths.append((os.path.join(environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
@@ -223,10 +238,10 @@ def plan_removal(*, root: bool, environ: Mapping[str, str]) -> List[FileEdit]:
         if text is None or find_block(text) is None:
             continue
         if whole and not remove_block(text)[0].strip():
-            out.append(FileEdit(path, "", REMOVE, root=root and path == SYSTEM_FILE))
+            out.append(FileEdit(path, "", REMOVE, root=root and path.startswith("/etc/")))
         else:
             out.append(FileEdit(path, remove_block(text)[0], UNBLOCK,
-                                root=root and path == SYSTEM_FILE))
+                                root=root and path.startswith("/etc/")))
     return out
 
 

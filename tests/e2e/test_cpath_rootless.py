@@ -233,3 +233,18 @@ def test_zsh_fish_and_ksh_users_get_it_in_their_own_start_up_files(make_root):
     assert not root.exists(fish_conf)
     res = login_shell(root, "finn", FISH_BUILD)
     assert res.returncode != 0 and "Python.h" in res.stderr, _describe(res)
+
+    # root, system-wide: zsh and fish do not read /etc/profile.d, so fixenv also writes a
+    # block into /etc/zsh/zshenv and /etc/fish/conf.d/fixenv.fish; new users get it
+    zshenv = root.path("/etc/zsh/zshenv").read_bytes()
+    fixenv(root, "apply", "--yes", "--rootless")
+    for user, shell, script in (("zoe", "/usr/bin/zsh", BUILD),
+                                ("fay", "/usr/bin/fish", FISH_BUILD)):
+        add_user(root, user)
+        root.run(["usermod", "--shell", shell, user])
+        res = login_shell(root, user, script)
+        assert res.returncode == 0 and res.stdout.strip().endswith("42"), (user, _describe(res))
+    fixenv(root, "reset")
+    assert root.path("/etc/zsh/zshenv").read_bytes() == zshenv
+    assert not root.exists("/etc/fish/conf.d/fixenv.fish")
+    assert not root.exists("/etc/profile.d/fixenv.sh")

@@ -186,10 +186,23 @@ def test_targets_for_a_user(tmp_path):
     t = profile.targets(root=False, home=str(tmp_path), environ=_env(tmp_path),
                         which=lambda n: "/usr/bin/" + n if n in ("zsh", "fish") else None)
     assert [(os.path.relpath(x.path, str(tmp_path)), x.shell, x.whole) for x in t] == [
-        (".bash_profile", "sh", False), (".bashrc", "sh", False), (".zshenv", "sh", False),
+        (".profile", "sh", False), (".bash_profile", "sh", False), (".bashrc", "sh", False),
+        (".zshenv", "sh", False),
         (".config/fish/conf.d/fixenv.fish", "fish", True)]
+
+
+
+def test_targets_for_root(tmp_path, monkeypatch):
+    monkeypatch.setattr(profile, "SYSTEM_ZSH_DIR", str(tmp_path / "zsh"))
+    monkeypatch.setattr(profile, "SYSTEM_FISH_DIR", str(tmp_path / "fish"))
+    monkeypatch.setattr(profile, "SYSTEM_FISH_FILE", str(tmp_path / "fish/conf.d/fixenv.fish"))
     assert profile.targets(root=True, home="/root", environ={}) == [
         profile.Target("/etc/profile.d/fixenv.sh", "sh", True)]
+    (tmp_path / "zsh").mkdir()
+    (tmp_path / "fish").mkdir()
+    assert profile.targets(root=True, home="/root", environ={})[1:] == [
+        profile.Target(str(tmp_path / "zsh/zshenv"), "sh", False),
+        profile.Target(str(tmp_path / "fish/conf.d/fixenv.fish"), "fish", True)]
 
 
 def test_plan_apply_then_plan_says_done_and_reset_restores(tmp_path):
