@@ -248,3 +248,29 @@ def test_zsh_fish_and_ksh_users_get_it_in_their_own_start_up_files(make_root):
     assert root.path("/etc/zsh/zshenv").read_bytes() == zshenv
     assert not root.exists("/etc/fish/conf.d/fixenv.fish")
     assert not root.exists("/etc/profile.d/fixenv.sh")
+
+
+def test_a_users_broken_cpath_is_reported_and_repaired_in_new_shells(make_root):
+    """alice's own ~/.profile exports CPATH with another Python's headers and an empty
+    element (= the current directory); fixenv run from her login shell reports both, and
+    her next login shell has exactly fixenv's dirs; reset gives her file back unchanged."""
+    root = make_root("compiler")
+    home = add_user(root, "alice")
+    with open(root.path(f"{home}/.profile"), "a") as fh:
+        fh.write('export CPATH="/usr/include/python3.9:"\n')
+    mine = root.path(f"{home}/.profile").read_bytes()
+    res = login_shell(root, "alice", "%s plan --json" % root.fixenv)
+    assert res.returncode == 0, _describe(res)
+    cp = {s["id"]: s for s in json.loads(res.stdout)["steps"]}["cpath"]
+    assert cp["status"] == "change"
+    assert "/usr/include/python3.9" in cp["reason"] and "current directory" in cp["reason"]
+    res = login_shell(root, "alice", "%s apply --yes --json" % root.fixenv)
+    assert res.returncode == 0 and json.loads(res.stdout)["verify"]["ok"], _describe(res)
+    sysroot = f"{home}/.local/share/fixenv/sysroot"
+    res = login_shell(root, "alice", 'printf "[%s]" "$CPATH"')
+    assert res.stdout == f"[{sysroot}/usr/include/python3.11:{sysroot}/usr/include]", \
+        _describe(res)
+    res = login_shell(root, "alice", BUILD)
+    assert res.returncode == 0 and res.stdout.strip().endswith("42"), _describe(res)
+    fixenv(root, "reset", user="alice")
+    assert root.path(f"{home}/.profile").read_bytes() == mine
