@@ -9,6 +9,7 @@ lists, never shell strings. A missing executable is a result (rc 127), not a cra
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -54,6 +55,17 @@ def _check_argv(argv: Sequence[str]) -> tuple:
     return tuple(argv)
 
 
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Signal the process group `proc` leads (it was started in a new session)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except OSError:
+        try:
+            proc.send_signal(sig)
+        except OSError:
+            pass
+
+
 class Pending:
     """A started process whose result is collected later (for concurrent probes)."""
 
@@ -75,10 +87,22 @@ class Pending:
             out, err = self._proc.communicate(self._input, timeout=self._timeout)
             rc = self._proc.returncode
         except subprocess.TimeoutExpired:
-            self._proc.kill()
-            out, err = self._proc.communicate()
+            # Kill the whole group: a grandchild (`sleep` in a script posing as python)
+            # would otherwise hold the pipes open and communicate() would wait for it.
+            _signal_group(self._proc, signal.SIGKILL)
+            try:
+                out, err = self._proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                out, err = "", ""
             rc = TIMEOUT_RC
             err = (err or "") + "\nfixenv: timed out after %ss" % self._timeout
+        except BaseException:  # Ctrl-C: the group is in its own session, so stop it here
+            _signal_group(self._proc, signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                _signal_group(self._proc, signal.SIGKILL)
+            raise
         self._result = Result(self._argv, rc, out or "", err or "", time.monotonic() - self._started)
         return self._result
 
@@ -111,7 +135,7 @@ class Runner:
             proc = subprocess.Popen(
                 list(args), stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self._env(env), cwd=cwd,
-                universal_newlines=True, errors="replace",
+                universal_newlines=True, errors="replace", start_new_session=True,
             )
         except (FileNotFoundError, PermissionError, NotADirectoryError, OSError) as exc:
             return Pending(None, args, started, timeout, immediate=Result(

@@ -98,9 +98,14 @@ def validate(data: Any, source: str = "facts") -> Facts:
 
 
 def load_file(path: str) -> Facts:
+    from fixenv.playbook.loader import MAX_BYTES
+
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(MAX_BYTES + 1)  # bounded: --facts /dev/zero must not hang
+        if len(raw) > MAX_BYTES:
+            raise InputError("--facts %s: larger than %d MiB; not a facts file"
+                             % (path, MAX_BYTES >> 20))
     except IsADirectoryError:
         raise InputError("--facts %s: is a directory, not a JSON file" % path)
     except OSError as exc:

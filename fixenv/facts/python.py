@@ -94,8 +94,9 @@ def parse_probe(text: str, interpreter: str) -> Dict[str, Any]:
     try:
         raw = json.loads(text)
     except ValueError:
+        first = (text.strip().splitlines() or [""])[0][:120]
         raise InputError("%s is not a Python interpreter fixenv can use: its answer to the "
-                         "probe was not JSON: %r" % (interpreter, text[:200]))
+                         "probe was not JSON: %r" % (interpreter, first))
     if not isinstance(raw, dict) or raw.get("fixenv_probe") != 1:
         raise InputError("%s did not answer the probe like a Python interpreter" % interpreter)
     for key in _REQUIRED:

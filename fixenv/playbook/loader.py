@@ -210,6 +210,9 @@ def parse_text(text: str, file: str) -> Tuple[Any, Ctx]:
     return data, ctx
 
 
+MAX_BYTES = 4 << 20  # playbooks and facts files are a few KiB
+
+
 def read_file(path: str) -> str:
     if not os.path.exists(path):
         raise InputError("playbook %s: no such file" % path,
@@ -218,9 +221,12 @@ def read_file(path: str) -> str:
         raise InputError("playbook %s: is a directory, not a YAML file" % path)
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(MAX_BYTES + 1)  # bounded: --playbook /dev/zero must not hang
     except OSError as exc:
         raise InputError("playbook %s: %s" % (path, exc.strerror or exc))
+    if len(raw) > MAX_BYTES:
+        raise InputError("playbook %s: larger than %d MiB; not a playbook"
+                         % (path, MAX_BYTES >> 20))
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -14,6 +14,7 @@ import glob
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -249,6 +250,16 @@ def test_python_that_crashes(tmp_path):
                      "Fatal Python error")
 
 
+def test_python_that_hangs_times_out_instead_of_hanging(tmp_path):
+    """A script that never answers (and leaves a grandchild holding the pipes) is given up on
+    after the probe's 30 s, not after the grandchild ends."""
+    p = write_exe(tmp_path / "python3", "#!/bin/sh\nsleep 300\n")
+    t0 = time.monotonic()
+    res = run_fixenv(["plan", "--python", str(p)], timeout=120)
+    assert time.monotonic() - t0 < 60
+    assert_one_error(res, INPUT, str(p), "timed out after 30s")
+
+
 def _pyenv(version_prefix: str) -> str:
     found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/%s*/bin/python" %
                                                 version_prefix)))
@@ -301,3 +312,53 @@ def test_a_traceback_only_with_debug():
     loud = run_fixenv(["--debug", "plan"] + args, cwd=PB)
     assert loud.returncode != 0
     assert "Traceback" in loud.stderr and "InputError" in loud.stderr
+
+
+@pytest.mark.parametrize("option", ["--playbook", "--facts"])
+def test_an_endless_file_is_refused_not_read_forever(option):
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero")
+    args = ["plan", option, "/dev/zero"]
+    if option == "--playbook":
+        args += ["--facts", str(GOOD_FACTS)]
+    assert_one_error(run_fixenv(args, timeout=60), INPUT, "/dev/zero", "larger than 4 MiB")
+
+
+def test_apply_without_yes_and_without_a_terminal_is_not_confirmed(tmp_path):
+    pb = tmp_path / "pb.yaml"
+    pb.write_text("name: t\nsteps:\n  - id: a\n    kind: command\n"
+                  "    argv: [touch, %s]\n" % (tmp_path / "ran"))
+    res = run_fixenv(["apply", "--python", "/usr/bin/python3", "--playbook", str(pb)],
+                     env={"FIXENV_LOCK_FILE": str(tmp_path / "lock")})
+    assert res.returncode == 5, res.stderr
+    assert "fixenv: error: apply would change this machine and there is no terminal to ask: " \
+        "pass --yes" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "ran").exists()
+
+
+def test_every_row_of_the_robustness_table_names_a_test_that_exists():
+    """docs/robustness.md promises a test per row: each row names one, and it exists."""
+    import re
+
+    repo = Path(__file__).resolve().parents[2]
+    defined = set()
+    for p in (repo / "tests").rglob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", p.read_text(), re.M))
+    rows = [ln for ln in (repo / "docs" / "robustness.md").read_text().splitlines()
+            if ln.startswith("| ") and not ln.startswith("| Input") and "---" not in ln
+            and not ln.startswith("| Fault |") and not ln.startswith("| Value |")
+            and not ln.startswith("| What was tried") and not ln.startswith("| Case |")]
+    assert len(rows) >= 60
+    for row in rows:
+        last = row.rstrip(" |").rsplit("|", 1)[-1]
+        names = re.findall(r"(test_\w+)(\.py|\.\.\.)?", last)
+        params = re.findall(r"`\[[^\]]+\]`", last)
+        assert names or params, row
+        for name, tail in names:
+            if tail == ".py":
+                assert list((repo / "tests").rglob(name + ".py")), (name, row)
+            elif tail == "...":
+                assert any(d.startswith(name) for d in defined), (name, row)
+            else:
+                assert name in defined, (name, row)
