@@ -102,4 +102,4 @@ EOF
 mkdir -p "$(dirname "$out")"
 "$py" -m zipapp "$work/app" --output "$out.tmp" --python "/usr/bin/env python3" --compress
 mv -f "$out.tmp" "$out"
-say "wrote $out ($(du -k "$out" | cut -f1) KiB): $(cd "$work/app" && ls -d *.dist-info | sed 's/\.dist-info$//' | sort | tr '\n' ' ')"
+say "wrote $out ($(du -k "$out" | cut -f1) KiB): $(find "$work/app" -maxdepth 1 -name '*.dist-info' -printf '%f\n' | sed 's/\.dist-info$//' | sort | tr '\n' ' ')"
