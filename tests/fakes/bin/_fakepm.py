@@ -521,6 +521,20 @@ def apt_get(args):
     return 0
 
 
+def apt_cache(args):
+    """apt-cache policy NAMES: a candidate for every package the archive (catalog) has."""
+    if not args or args[0] != "policy":
+        err("fake apt-cache: unsupported %r" % (args,))
+        return 2
+    data = db()
+    for n in args[1:]:
+        if not known(n):
+            continue  # the real one prints nothing for a name no list knows
+        out("%s:\n  Installed: %s\n  Candidate: %s\n  Version table:"
+            % (n, data["installed"].get(n, "(none)"), catalog()[n].get("version", "1.0-1")))
+    return 0
+
+
 def dpkg_query(args):
     data = db()
     if args and args[0] == "-S":
@@ -576,6 +590,7 @@ def main(prog, args):
     handlers = {
         "rpm": rpm, "zypper": zypper, "apk": apk, "pacman": pacman, "brew": brew,
         "pyenv": pyenv, "uv": uv, "apt-get": apt_get, "dpkg-query": dpkg_query,
+        "apt-cache": apt_cache,
     }
     if prog in ("dnf", "yum"):
         return dnf_like(prog, args)
