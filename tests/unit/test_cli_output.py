@@ -217,9 +217,9 @@ def test_json_of_every_core_command_parses_with_its_keys(tmp_path):
 
 def test_version_and_completion():
     res = run_piped("--version")
-    assert res.returncode == 0 and re.match(r"^fixenv \d+\.\d+", res.stdout)
+    assert res.returncode == 0 and re.match(r"^fixenv \d+\.\d+", res.stdout), res.stderr
     res = run_piped("--show-completion", "bash", env=clean_env(SHELL="/bin/bash"))
-    assert res.returncode == 0 and "_FIXENV_COMPLETE" in res.stdout
+    assert res.returncode == 0 and "_FIXENV_COMPLETE" in res.stdout, res.stderr
 
 
 def test_rich_is_not_imported_for_plain_output(tmp_path):
