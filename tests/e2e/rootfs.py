@@ -29,9 +29,11 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterator, Mapping, Optional, Sequence
@@ -246,6 +248,31 @@ def sweep_stale_runs() -> list[Path]:
     return swept
 
 
+_LIVE: "set[Root]" = set()
+
+
+def _close_live_roots() -> None:
+    for root in list(_LIVE):
+        try:
+            root.close()
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            pass
+
+
+def _on_sigterm(signum, frame) -> None:
+    # `timeout`, CI cancellation: unmount what we mounted, then die of SIGTERM as asked.
+    _close_live_roots()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _guard_against_sigterm() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 # --------------------------------------------------------------------------- the root
 
 
@@ -263,6 +290,8 @@ class Root:
         self.tmpfs = _want_tmpfs() if tmpfs is None else tmpfs
         self._mounted = False
         self.fixenv: Optional[str] = None  # path of fixenv inside the root, once installed
+        _guard_against_sigterm()
+        _LIVE.add(self)
         try:
             self._mount()
         except BaseException:
@@ -295,6 +324,7 @@ class Root:
             shutil.copyfile("/etc/resolv.conf", resolv)
 
     def close(self) -> None:
+        _LIVE.discard(self)
         try:
             _umount_all_under(self.scratch)
         finally:
@@ -314,6 +344,7 @@ class Root:
         _umount_all_under(self.scratch)
         os.rename(self.scratch / "upper", dest)
         _safe_rmtree(self.scratch)
+        _LIVE.discard(self)
 
     # -- helpers
     def path(self, p: str) -> Path:
