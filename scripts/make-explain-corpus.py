@@ -144,6 +144,35 @@ def case_pip_no_gcc() -> None:
                      cwd="/root/spam"))
 
 
+def psutil_sdist() -> Path:
+    """A real C-extension sdist (psutil), fetched once with the host's pip configuration."""
+    d = rootfs.cache_dir() / "explain" / "sdists"
+    found = sorted(d.glob("psutil-*.tar.gz")) if d.is_dir() else []
+    if not found:
+        d.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["/usr/bin/python3.11", "-m", "pip", "download", "--no-binary", ":all:",
+                        "--no-deps", "psutil", "-d", str(d)], check=True)
+        found = sorted(d.glob("psutil-*.tar.gz"))
+    if not list(d.glob("wheel-*.whl")):  # setuptools 66 (bookworm venv) needs it; <0.43 has no deps
+        subprocess.run(["/usr/bin/python3.11", "-m", "pip", "download", "--no-deps", "wheel<0.43",
+                        "-d", str(d)], check=True)
+    return found[-1]
+
+
+def case_pip_psutil_no_headers() -> None:
+    """`pip install psutil` from its sdist in a venv, gcc present, no python3.11-dev."""
+    sdist = psutil_sdist()
+    with rootfs.Root(rootfs.compiler_layer(), name="explain-psutil") as root:
+        make_venv(root, with_torch=False)
+        wheel = sorted(sdist.parent.glob("wheel-*.whl"))[-1]
+        for f in (sdist, wheel):
+            subprocess.run(["cp", str(f), str(root.path("/root/" + f.name))], check=True)
+        root.run([VENV + "/bin/pip", "install", "--no-index", "/root/" + wheel.name])
+        save("pip-psutil-sdist-no-python-h",
+             capture(root, ["pip", "install", "--no-index", "--no-build-isolation",
+                            "/root/" + sdist.name], cwd="/root"))
+
+
 def case_gcc_plain() -> None:
     with rootfs.Root(rootfs.compiler_layer(), name="explain-gcc") as root:
         _spam(root)
