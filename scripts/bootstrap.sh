@@ -163,11 +163,14 @@ if [ "${FIXENV_REINSTALL:-0}" != 1 ] && venv_works && [ -f "$stamp" ] \
         && [ "$(cat "$stamp")" = "$want" ]; then
     say "fixenv is up to date in $venv"
 else
-    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+    py_path="$(command -v "$py")"
+    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -m pip --version >/dev/null 2>&1 \
+            || [ "$(cat "$venv/.fixenv-python" 2>/dev/null || true)" != "$py_path" ]; then
         say "creating $venv with $py"
         rm -rf "$venv"
         mkdir -p "$FIXENV_HOME"
         "$py" -m venv "$venv" >&2 || die 1 "$py -m venv $venv failed"
+        printf '%s\n' "$py_path" >"$venv/.fixenv-python"
     fi
     rm -f "$stamp"
     export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
