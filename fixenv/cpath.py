@@ -118,8 +118,9 @@ def needs_include_root(headers_dir: str, multiarch: Optional[str], family: str) 
         # Not unpacked yet (rootless plan): Debian's layout is known.
         return family == "debian" and bool(multiarch) and \
             _norm(headers_dir).rsplit("/", 1)[0].endswith("/usr/include")
-    return bool(multiarch) and any(inc.startswith(multiarch + "/")
-                                   for inc in _WRAPPER.findall(text))
+    if not multiarch:
+        return False
+    return any(inc.startswith(multiarch + "/") for inc in _WRAPPER.findall(text))
 
 
 def pydir_name(py: Mapping[str, Any]) -> str:

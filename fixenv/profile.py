@@ -63,8 +63,8 @@ def sh_block(var: str, dirs: Sequence[str], drop: Sequence[str] = ()) -> str:
         '_fixenv_rest="${%s-}"' % var,
         'while [ -n "$_fixenv_rest" ]; do',
         '  _fixenv_d="${_fixenv_rest%%:*}"',
-        '  case "$_fixenv_rest" in *:*) _fixenv_rest="${_fixenv_rest#*:}" ;; '
-        '*) _fixenv_rest= ;; esac',
+        ('  case "$_fixenv_rest" in *:*) _fixenv_rest="${_fixenv_rest#*:}" ;; '
+         '*) _fixenv_rest= ;; esac'),
         '  case "$_fixenv_d" in %s) continue ;; esac' % skip,
         '  case ":$_fixenv_new:" in *":$_fixenv_d:"*) continue ;; esac',
         '  _fixenv_new="${_fixenv_new:+$_fixenv_new:}$_fixenv_d"',

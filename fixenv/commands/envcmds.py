@@ -91,7 +91,7 @@ def reset_command(keep_sysroot: bool, as_json: bool) -> None:
             profile.apply_edit(edit)
         except OSError as exc:
             raise errors.StepFailed("could not edit %s: %s (it is unchanged)"
-                                    % (edit.path, exc.strerror or exc))
+                                    % (edit.path, exc.strerror or exc)) from None
         done.append({"path": edit.path, "action": edit.action})
     sysroot = rootless.sysroot_dir(os.environ, root)
     removed_sysroot = None

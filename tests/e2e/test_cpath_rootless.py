@@ -93,7 +93,7 @@ def changed_outside(before: dict, after: dict, allowed: str, uid: int) -> list[s
     # $XDG_RUNTIME_DIR or, without one (as here), the temp dir; it holds no setting.
     lock = "/tmp/fixenv-%d.lock" % uid
     return sorted(p for p in changed
-                  if not (p == allowed or p.startswith(allowed + "/") or p == lock))
+                  if not (p in (allowed, lock) or p.startswith(allowed + "/")))
 
 
 def assert_compile_fails(res: subprocess.CompletedProcess) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Optional
 
 import pytest
@@ -127,13 +128,13 @@ def test_block_edit_makes_one_backup_of_the_original_and_is_atomic(tmp_path):
     inode = path.stat().st_ino
     backup = profile.apply_edit(FileEdit(str(path), BLOCK, profile.BLOCK))
     assert backup == str(path) + ".fixenv-backup"
-    assert open(backup).read() == USER_TEXT
+    assert Path(backup).read_text() == USER_TEXT
     assert path.read_text() == USER_TEXT + "\n" + BLOCK
     assert path.stat().st_ino != inode  # replaced by rename, never written in place
     assert path.stat().st_mode & 0o777 == 0o600  # mode kept
     # a second run with other dirs: block replaced, the backup still holds the original
     profile.apply_edit(FileEdit(str(path), profile.sh_block("CPATH", ["/z"]), profile.BLOCK))
-    assert open(backup).read() == USER_TEXT
+    assert Path(backup).read_text() == USER_TEXT
     assert path.read_text().count(profile.BEGIN) == 1
     # the same block again: nothing written at all
     mtime = path.stat().st_mtime_ns

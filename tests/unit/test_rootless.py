@@ -84,7 +84,7 @@ def test_apt_commands_need_no_root_and_unpack_every_download():
 
 def test_without_package_lists_a_private_copy_is_refreshed():
     cmds = rootless.apt_private_lists_commands(["libpython3.11-dev"], "/h/s", root=False)
-    update = [c.argv for c in cmds if "update" in c.argv][0]
+    update = next(c.argv for c in cmds if "update" in c.argv)
     assert "Dir::State::Lists=/h/s.apt/lists" in update and not any(c.root for c in cmds)
 
 
