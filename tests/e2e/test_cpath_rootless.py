@@ -274,3 +274,20 @@ def test_a_users_broken_cpath_is_reported_and_repaired_in_new_shells(make_root):
     assert res.returncode == 0 and res.stdout.strip().endswith("42"), _describe(res)
     fixenv(root, "reset", user="alice")
     assert root.path(f"{home}/.profile").read_bytes() == mine
+
+
+def test_rootless_on_a_fresh_image_without_package_lists(make_root):
+    """No /var/lib/apt/lists (a fresh container image) and no root to refresh them: fixenv
+    refreshes a private copy of the lists under the user's data dir and goes on."""
+    root = make_root("compiler")
+    root.wipe_apt_lists()
+    home = add_user(root, "alice")
+    before = upper_listing(root)
+    res = fixenv(root, "apply", "--yes", "--json", user="alice")
+    recap = json.loads(res.stdout)
+    assert recap["verify"]["ok"] is True, _describe(res)
+    ran = [w for s in recap["steps"] for argv in s["commands"] for w in argv]
+    assert "update" in ran and not root.apt_lists()  # the system's lists stay empty
+    assert changed_outside(before, upper_listing(root), home, root._passwd("alice")[0]) == []
+    res = login_shell(root, "alice", BUILD)
+    assert res.returncode == 0 and res.stdout.strip().endswith("42"), _describe(res)
