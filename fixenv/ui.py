@@ -540,13 +540,33 @@ class ApplyFeedback:
         if self.events is not None:
             self.events.run_start(plan)
 
+    # Showing progress must never stop a half-done install: a display or event-file error
+    # (closed terminal, full disk) turns that output off and the run goes on.
     def on_event(self, name: str, data: Dict[str, Any]) -> None:
-        self.progress.event(name, data)
+        if self.progress is not None:
+            try:
+                self.progress.event(name, data)
+            except Exception:  # noqa: BLE001 - see above
+                self._drop_progress()
         if self.events is not None:
-            self.events.on_event(name, data)
+            try:
+                self.events.on_event(name, data)
+            except Exception:  # noqa: BLE001 - see above
+                self.events = None
 
     def on_line(self, line: str) -> None:
-        self.progress.line(line)
+        if self.progress is not None:
+            try:
+                self.progress.line(line)
+            except Exception:  # noqa: BLE001 - see above
+                self._drop_progress()
+
+    def _drop_progress(self) -> None:
+        try:
+            self.progress.close()
+        except Exception:  # noqa: BLE001 - already failing; nothing more to show
+            pass
+        self.progress = Progress(self.stderr, live=False, verbosity=-2)
 
     def verifying(self, python: str) -> None:
         self.progress.phase("verify: building a C extension for %s" % python)

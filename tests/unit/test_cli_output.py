@@ -230,3 +230,26 @@ def test_rich_is_not_imported_for_plain_output(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=clean_env())
     assert "RICH=False" in res.stderr, res.stderr
+
+
+def test_a_broken_display_does_not_stop_apply(tmp_path):
+    """Progress output failing (a closed terminal) must not abort a half-done install."""
+    import io
+
+    from fixenv.ui import ApplyFeedback
+
+    class Broken(io.StringIO):
+        def write(self, s):
+            raise OSError(5, "Input/output error")
+
+        def isatty(self):
+            return False
+
+    ev = tmp_path / "ev.jsonl"
+    fb = ApplyFeedback(events=str(ev), stdout=io.StringIO(), stderr=Broken())
+    fb.on_event("step_start", {"id": "a", "reason": "install a"})
+    fb.on_line("Unpacking a ...")
+    fb.on_event("step_end", {"id": "a", "status": "changed", "reason": "install a"})
+    fb.__exit__(None, None, None)
+    names = [json.loads(ln)["event"] for ln in ev.read_text().splitlines()]
+    assert names == ["step_start", "step_end"]  # the event stream went on
