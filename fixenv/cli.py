@@ -202,7 +202,10 @@ def apply(
             if recap.count("changed"):
                 facts = gather(RecordingRunner(), python)
             fb.verifying(facts["python"]["executable"])
-            recap = Recap(recap.steps, verify(facts, Runner()), recap.interrupted)
+            try:
+                recap = Recap(recap.steps, verify(facts, Runner()), recap.interrupted)
+            except KeyboardInterrupt:  # Ctrl-C while verifying: still the recap, exit 130
+                recap = Recap(recap.steps, None, True)
         fb.finish(recap)
     if not recap.ok:
         from fixenv.lock import exit_code  # 130 interrupted, 6 a lock timed out, else 1

@@ -524,3 +524,28 @@ def test_sudo_refused_gives_exit_4_and_the_exact_command(probe_ok):
     finally:
         import shutil as _sh
         _sh.rmtree(d, ignore_errors=True)
+
+
+@needs_apt
+def test_interrupt_during_verification_still_prints_the_recap(tmp_path):
+    """Ctrl-C after the changes, while the C extension is being compiled: exit 130 and the
+    recap of what was changed."""
+    started = tmp_path / "cc-started"
+    slow_cc = write_exe(tmp_path / "slowcc", "#!/bin/sh\ntouch %s\nsleep 60\nexec gcc \"$@\"\n"
+                        % started)
+    pb = tmp_path / "pb.yaml"
+    pb.write_text("name: t\nsteps:\n  - id: a\n    kind: command\n    argv: [touch, %s]\n"
+                  % (tmp_path / "a-done"))
+    e = dict(os.environ, CC=str(slow_cc), FIXENV_LOCK_FILE=str(tmp_path / "lock"))
+    p = subprocess.Popen(fixenv_argv() + ["apply", "--yes", "--json", "--python", PY,
+                                          "--playbook", str(pb)], env=e,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         stdin=subprocess.DEVNULL)
+    _wait_for(started.exists, timeout=60)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == errors.INTERRUPTED, (out, err)
+    assert "Traceback" not in err
+    recap = json.loads(out)
+    assert recap["interrupted"] is True
+    assert _statuses(recap) == {"a": "changed"}
