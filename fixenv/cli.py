@@ -29,6 +29,20 @@ PlaybookOpt = typer.Option(None, "--playbook", metavar="NAME|PATH",
                            help="A bundled playbook name or a path (default: python-headers).")
 
 
+def _flag(name: str):
+    def set_flag(value: bool) -> None:
+        if value:
+            STATE[name] = True
+    return set_flag
+
+
+# -v/-q also after the command (`fixenv doctor -q`), not only before it (`fixenv -q doctor`)
+VerboseOpt = typer.Option(False, "--verbose", "-v", callback=_flag("verbose"), expose_value=False,
+                          help="Show more: commands, output lines, details.")
+QuietOpt = typer.Option(False, "--quiet", "-q", callback=_flag("quiet"), expose_value=False,
+                        help="Show only problems and the result.")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo("fixenv %s" % __version__)
@@ -135,6 +149,7 @@ def plan(
     fmt: str = typer.Option("text", "--format", metavar="text|json|shell",
                             help="text, json (= --json), or shell: a POSIX sh script that does "
                                  "what apply would."),
+    _verbose: bool = VerboseOpt, _quiet: bool = QuietOpt,
     rootless: bool = RootlessOpt,
 ) -> None:
     """Show what apply would do, step by step. Changes nothing."""
@@ -178,6 +193,7 @@ def apply(
     events: Optional[str] = typer.Option(None, "--events", metavar="FILE|-",
                                          help="Write a JSON-lines event stream (- = stdout)."),
     jsonl: bool = typer.Option(False, "--jsonl", help="The event stream on stdout (--events -)."),
+    _verbose: bool = VerboseOpt, _quiet: bool = QuietOpt,
     rootless: bool = RootlessOpt,
 ) -> None:
     """Run the plan (installs headers and a compiler as needed), then verify."""
@@ -214,7 +230,8 @@ def apply(
 
 
 @app.command("verify")
-def verify_cmd(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt) -> None:
+def verify_cmd(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt,
+               _verbose: bool = VerboseOpt, _quiet: bool = QuietOpt) -> None:
     """Build and import a C extension with the target Python; fail if it does not work."""
     from fixenv.runner import Runner
     from fixenv.verify import verify
@@ -233,7 +250,8 @@ def verify_cmd(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt) -> No
 
 @app.command()
 def doctor(python: Optional[str] = PythonOpt, playbook: Optional[str] = PlaybookOpt,
-           as_json: bool = JsonOpt) -> None:
+           as_json: bool = JsonOpt, _verbose: bool = VerboseOpt,
+           _quiet: bool = QuietOpt) -> None:
     """Check the target Python, headers, compilers and a test build; say how to fix each."""
     from fixenv.commands.doctor import doctor as run_doctor, render
     from fixenv.ui import Out, Progress, verbosity

@@ -319,7 +319,8 @@ def render(report: DoctorReport, out: Any) -> None:
         rows_in.append({"name": c.name, "status": c.status, "detail": detail,
                         "fix": fix, "fix_commands": cmds})
     out.lines(check_rows(out, rows_in))
-    out.line()
+    if rows_in:
+        out.line()
     fails = report.failures
     warns = [c for c in report.checks if c.status == WARN]
     if not fails:

@@ -253,3 +253,17 @@ def test_a_broken_display_does_not_stop_apply(tmp_path):
     fb.__exit__(None, None, None)
     names = [json.loads(ln)["event"] for ln in ev.read_text().splitlines()]
     assert names == ["step_start", "step_end"]  # the event stream went on
+
+
+@needs_headers
+def test_verbosity_flags_before_or_after_the_command():
+    env = clean_env(CPATH="/no/such/dir")
+    before = run_piped("-q", "doctor", "--python", SYSTEM_PY, env=env)
+    after = run_piped("doctor", "-q", "--python", SYSTEM_PY, env=env)
+    assert before.returncode == after.returncode == 0
+    assert before.stdout == after.stdout
+    assert "headers" not in after.stdout and "warn    CPATH" in after.stdout
+    verbose = run_piped("verify", "--python", SYSTEM_PY, "--verbose")
+    assert verbose.returncode == 0, verbose.stderr
+    normal = run_piped("doctor", "--python", SYSTEM_PY)
+    assert "include dir" not in normal.stdout  # a flag of one run does not stick to the next
