@@ -24,7 +24,8 @@ sys.path.insert(0, str(REPO))
 
 from tests.e2e import rootfs  # noqa: E402
 
-LOGS = REPO / "tests" / "logs"
+# FIXENV_CORPUS_OUT: write somewhere else (e.g. to check that regeneration reproduces the corpus)
+LOGS = Path(os.environ.get("FIXENV_CORPUS_OUT") or REPO / "tests" / "logs")
 VENV = "/opt/venv"  # where the "user" venv lives inside the root
 
 TORCH_PROGRAM = """\
