@@ -139,12 +139,15 @@ def apply_plan(plan: Plan, facts: Mapping[str, Any], runner: Runner, *,
     with lock.apply_lock(), terminate_is_interrupt():
         try:
             _apply_steps(plan, facts, runner, outcomes, emit, on_line)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             done = {o.id for o in outcomes}
             rest = [s for s in plan.steps if s.id not in done]
             if rest:
                 what = " while running `%s`" % " ".join(running["argv"]) \
                     if running.get("id") == rest[0].id else ""
+                rc = getattr(exc, "fixenv_rc", None)
+                if what and rc is not None:
+                    what += "; it was let finish its current work first (exit %d)" % rc
                 outcomes.append(StepOutcome(rest[0].id, "failed", "interrupted%s" % what))
                 outcomes += [StepOutcome(s.id, "not_run", "interrupted before this step")
                              for s in rest[1:]]

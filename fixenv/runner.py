@@ -21,6 +21,9 @@ from fixenv.errors import MutationRefused
 LineCallback = Callable[[str], None]
 
 NOT_FOUND_RC = 127
+# After Ctrl-C, how long a running command may take to stop at a safe point (apt-get
+# finishing a dpkg run) before it is killed.
+STOP_GRACE = 300
 TIMEOUT_RC = 124
 
 
@@ -96,12 +99,25 @@ class Pending:
                 out, err = "", ""
             rc = TIMEOUT_RC
             err = (err or "") + "\nfixenv: timed out after %ss" % self._timeout
-        except BaseException:  # Ctrl-C: the group is in its own session, so stop it here
-            _signal_group(self._proc, signal.SIGTERM)
+        except BaseException as exc:  # Ctrl-C: the child is in its own session; pass it on
+            proc = self._proc
+            end = time.monotonic() + STOP_GRACE
             try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                _signal_group(self._proc, signal.SIGKILL)
+                _signal_group(proc, signal.SIGINT)  # what a terminal's Ctrl-C would have done
+                while True:
+                    try:
+                        proc.communicate(timeout=1)  # drains: it may write while stopping
+                        break
+                    except subprocess.TimeoutExpired:
+                        if proc.poll() is not None:  # gone; a grandchild holds the pipes
+                            _signal_group(proc, signal.SIGKILL)
+                            break
+                        if time.monotonic() > end:
+                            raise
+            except BaseException:  # a second Ctrl-C, or it would not stop: now
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
+            exc.fixenv_rc = proc.returncode  # type: ignore[attr-defined]
             raise
         self._result = Result(self._argv, rc, out or "", err or "", time.monotonic() - self._started)
         return self._result
@@ -203,15 +219,31 @@ class Runner:
                 lines.append(line)
                 on_line(line.rstrip("\n"))
             rc = proc.wait()
-        except BaseException:
-            # Ctrl-C/SIGTERM: let a package manager stop cleanly first (SIGKILL mid-dpkg
-            # leaves "dpkg was interrupted"); kill it only if it does not.
-            proc.terminate()
+        except BaseException as exc:
+            # Ctrl-C/SIGTERM: pass SIGINT on, as a terminal does, and let the program stop at
+            # a safe point: apt-get ignores it while dpkg unpacks (SIGTERM there leaves "dpkg
+            # was interrupted, you must manually run 'dpkg --configure -a'"). A second
+            # Ctrl-C, or STOP_GRACE seconds, ends the wait with SIGKILL.
+            on_line("fixenv: interrupted; letting %s stop at a safe point (Ctrl-C again "
+                    "to kill it)" % os.path.basename(args[0]))
+            def drain() -> None:  # it may write while stopping: keep its pipe flowing
+                try:
+                    assert proc.stdout is not None
+                    for line in proc.stdout:
+                        on_line(line.rstrip("\n"))
+                except (OSError, ValueError):
+                    pass
+
+            reader = threading.Thread(target=drain, daemon=True)
             try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGINT)
+                reader.start()
+                proc.wait(timeout=STOP_GRACE)
+            except BaseException:
                 proc.kill()
                 proc.wait()
+            reader.join(2)  # not longer: a leftover grandchild may hold the pipe
+            exc.fixenv_rc = proc.returncode  # type: ignore[attr-defined]
             raise
         finally:
             if timer:

@@ -98,3 +98,38 @@ def test_package_that_does_not_exist_fails_with_apts_message(debian_root):
     failed = recap["steps"][0]
     assert "Unable to locate package fixenv-test-no-such-package" in failed["output"]
     assert not root.exists("/tmp/after-ran")
+
+
+def test_ctrl_c_during_a_real_install_leaves_dpkg_consistent(debian_root):
+    """Ctrl-C while dpkg unpacks: fixenv passes SIGINT on (apt-get lets dpkg finish), prints
+    the recap, exits 130; dpkg's database is consistent and the next apply just works.
+    (SIGTERM to apt-get here left "dpkg was interrupted, you must manually run
+    'dpkg --configure -a'" and a package "in a mess".)"""
+    import signal
+    import threading
+
+    root = debian_root
+    p = subprocess.Popen(["chroot", str(root.merged), "/usr/bin/env", "-i",
+                          "PATH=" + rootfs.CHROOT_PATH, "HOME=/root", "LANG=C.UTF-8",
+                          root.fixenv, "apply", "--yes"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: list = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(p.stderr.readline, "")))
+    reader.start()
+    deadline = time.monotonic() + 600
+    while not any("Unpacking" in ln for ln in seen) and p.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1)
+    p.send_signal(signal.SIGINT)
+    out = p.stdout.read()
+    p.wait(timeout=600)
+    reader.join(30)
+    err = "".join(seen)
+    assert p.returncode == 130, (out[-2000:], err[-2000:])
+    assert "Traceback" not in err
+    assert "interrupted" in out and "not run" in out
+    audit = root.run(["dpkg", "--audit"], check=False)
+    assert audit.stdout.strip() == "" and audit.returncode == 0, audit.stdout
+    again = root.run([root.fixenv, "apply", "--yes"], check=False, timeout=1200)
+    assert again.returncode == 0, (again.stdout[-3000:], again.stderr[-3000:])
