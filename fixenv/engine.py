@@ -157,6 +157,10 @@ def apply_plan(plan: Plan, facts: Mapping[str, Any], runner: Runner, *,
             outcomes[i] = StepOutcome(o.id, o.status, "the package manager's lock stayed busy "
                                       "past %s=%gs; " % (lock.TIMEOUT_ENV, lock.timeout())
                                       + o.reason, o.commands, o.output)
+        elif o.status == "failed" and "dpkg was interrupted" in o.output:
+            outcomes[i] = StepOutcome(o.id, o.status, "an earlier dpkg run was cut off; repair "
+                                      "it first with `dpkg --configure -a` (as root), then run "
+                                      "fixenv again; " + o.reason, o.commands, o.output)
         elif o.status == "failed" and o.commands and lock.is_sudo_refusal(o.output):
             ids = [s.id for s in plan.steps]
             todo = [c.display(True).replace("sudo -n ", "sudo ", 1)

@@ -61,6 +61,9 @@ case "$FAKE_APT_MODE:$*" in
     echo "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 4242 (apt-get)"
     echo "E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?"
     exit 100 ;;
+  dpkgbroken:*install*)
+    echo "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem."
+    exit 100 ;;
   sleep:*install*)
     echo "Unpacking slowly..."
     sleep "${FAKE_APT_SLEEP:-30}" &
@@ -154,6 +157,16 @@ def test_package_manager_failure_stops_the_run_and_says_what_was_done(world, mod
     assert "exited %d" % (2 if mode == "exit2" else 100) in failed["reason"]
     assert recap["verify"]["ok"] is False  # nothing verified after a failure
     assert world.first.exists() and not world.after.exists()
+
+
+@needs_apt
+def test_an_interrupted_dpkg_from_before_gets_the_repair_command(world):
+    res = world.apply("dpkgbroken", "--json")
+    assert res.returncode == errors.FAILED
+    failed = [s for s in json.loads(res.stdout)["steps"] if s["status"] == "failed"][0]
+    assert failed["reason"].startswith("an earlier dpkg run was cut off; repair it first with "
+                                       "`dpkg --configure -a` (as root), then run fixenv again")
+    assert not world.after.exists()
 
 
 @needs_apt
