@@ -267,40 +267,6 @@ def doctor(python: Optional[str] = PythonOpt, playbook: Optional[str] = Playbook
         raise typer.Exit(errors.FAILED)
 
 
-ShellOpt = typer.Option(None, "--shell", metavar="bash|zsh|fish|sh",
-                        help="Shell syntax to print (default: from $SHELL).")
-
-
-@app.command("env")
-def env_cmd(python: Optional[str] = PythonOpt, shell: Optional[str] = ShellOpt,
-            unset: bool = typer.Option(False, "--unset", help="Print what takes fixenv's "
-                                       "dirs out of CPATH in this shell."),
-            as_json: bool = JsonOpt) -> None:
-    """Print what to `eval` for the fixed CPATH in this shell: eval "$(fixenv env)"."""
-    from fixenv.commands.envcmds import env_command
-
-    env_command(python, shell, unset, as_json)
-
-
-@app.command("exec", context_settings={"allow_extra_args": True,
-                                       "ignore_unknown_options": True})
-def exec_cmd(ctx: typer.Context, python: Optional[str] = PythonOpt) -> None:
-    """Run one command with the fixed CPATH: fixenv exec -- python train.py"""
-    from fixenv.commands.envcmds import exec_command
-
-    raise typer.Exit(exec_command(python, list(ctx.args)))
-
-
-@app.command()
-def reset(keep_sysroot: bool = typer.Option(False, "--keep-sysroot",
-                                            help="Keep the headers fetched in rootless mode."),
-          as_json: bool = JsonOpt) -> None:
-    """Remove what fixenv wrote for CPATH (profile blocks, rootless headers)."""
-    from fixenv.commands.envcmds import reset_command
-
-    reset_command(keep_sysroot, as_json)
-
-
 @app.command()
 def explain(
     log: Optional[str] = typer.Argument(None, metavar="[FILE|-]",
