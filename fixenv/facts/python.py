@@ -106,8 +106,15 @@ def parse_probe(text: str, interpreter: str) -> Dict[str, Any]:
     if abiflags is None:  # Python 2 has no sys.abiflags
         abiflags = raw.get("config_abiflags") or ""
     candidates: List[str] = []
+    base = os.path.realpath(str(raw.get("base_prefix") or "")).rstrip("/") + "/"
     for key in ("include_sysconfig", "include_posix_prefix", "includepy"):
         value = raw.get(key)
+        # INCLUDEPY is a build-time value: a relocated or python-build-standalone interpreter
+        # reports the build machine's (or the original install's) headers there. Trust it only
+        # inside the interpreter's own prefix (macOS CLT's framework dir qualifies).
+        if key == "includepy" and value and raw.get("platform") != "darwin" and \
+                not os.path.realpath(value).startswith(base):
+            continue
         if value and value not in candidates:
             candidates.append(value)
     include = next((c for c in candidates if os.path.isfile(os.path.join(c, "Python.h"))), None)

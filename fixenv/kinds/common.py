@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, List, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Tuple
 
 from fixenv.errors import InputError
 from fixenv.playbook.model import Step
@@ -22,6 +22,8 @@ class PlanContext:
     """What the planner knows besides facts: may it ask the machine (read-only)?"""
 
     probe: bool = True  # False when planning from a --facts file for another machine
+    # (manager, package) -> id of the earlier step that installs it: a package is planned once
+    planned: Dict[Tuple[str, str], str] = field(default_factory=dict)
 
 
 def render(t: Template, facts: Mapping[str, Any], step: Step, what: str) -> str:

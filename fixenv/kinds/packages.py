@@ -97,7 +97,15 @@ def plan(step: Step, facts: Mapping[str, Any], runner: Runner, pctx: PlanContext
     if rule["reinstall"]:
         cmds = tuple(backend.install(names, reinstall=True, prefix=prefix, facts=facts))
         return planned(CHANGE, "reinstall %s with %s%s" % (" ".join(names), manager, note), cmds)
+    earlier = [n for n in names if (manager, n) in pctx.planned]
+    if earlier:
+        names = [n for n in names if n not in earlier]
+        by = ", ".join(sorted({pctx.planned[(manager, n)] for n in earlier}))
+        if not names:
+            return planned(SKIP, "%s: installed by step %s" % (" ".join(earlier), by))
+        note += "; %s installed by step %s" % (" ".join(earlier), by)
     if not pctx.probe:
+        pctx.planned.update({(manager, n): step.id for n in names})
         cmds: List[Command] = []
         ref = backend.refresh()
         if ref is not None:
@@ -109,6 +117,7 @@ def plan(step: Step, facts: Mapping[str, Any], runner: Runner, pctx: PlanContext
     missing = [n for n in names if not state.get(n)]
     if not missing:
         return planned(OK, ", ".join("%s %s is installed" % (n, state[n]) for n in names))
+    pctx.planned.update({(manager, n): step.id for n in missing})
     cmds = []
     if backend.needs_refresh(missing, runner, facts):
         ref = backend.refresh()

@@ -423,9 +423,6 @@ def test_pyenv_on_debian_installs_missing_build_deps_then_rebuilds(tmp_path, mon
     assert_verification_last(m.calls(), "pyenv")
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (kinds/packages + engine, reported): the "
-                   "compiler step plans `apt-get install build-essential` although the "
-                   "pyenv-build-deps step of the same plan installs it")
 def test_pyenv_on_debian_installs_build_essential_once(tmp_path, monkeypatch):
     m, exe, headers = pyenv_debian_machine(tmp_path, monkeypatch)
     first, facts, plan, recap, applied, result = run_like_apply(

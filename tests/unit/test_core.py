@@ -254,3 +254,18 @@ def test_normalize_derives_but_never_overwrites():
     assert facts["os"]["family"] == "debian" and facts["system_manager"] == "apt"
     again = normalize(facts)
     assert again["python"]["xy"] == "3.11"
+
+
+def test_probe_parser_ignores_includepy_outside_the_prefix(tmp_path):
+    """A relocated copy must not borrow the original install's headers through INCLUDEPY."""
+    original = tmp_path / "orig" / "include" / "python3.12"
+    original.mkdir(parents=True)
+    (original / "Python.h").write_text("")
+    raw = {"fixenv_probe": 1, "executable": "/copy/bin/python", "version": "3.12.1",
+           "prefix": "/copy", "base_prefix": "/copy", "platform": "linux",
+           "include_sysconfig": "/copy/include/python3.12",
+           "include_posix_prefix": "/copy/include/python3.12", "includepy": str(original),
+           "abiflags": ""}
+    facts = parse_probe(json.dumps(raw), "/copy/bin/python")
+    assert facts["has_headers"] is False
+    assert facts["include"] == "/copy/include/python3.12"
