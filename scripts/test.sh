@@ -7,8 +7,15 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  # Tools the tests drive for real: debootstrap (the throwaway Debian roots), the real dnf,
+  # zypper, pacman and rpm (their option parsers check the argv fixenv plans, in sandboxes),
+  # and the shells whose start-up files fixenv edits. None of them is a package fixenv manages.
   need=()
-  command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+  for tool in debootstrap:debootstrap dnf:dnf zypper:zypper pacman:pacman-package-manager \
+              rpm:rpm createrepo_c:createrepo-c zsh:zsh fish:fish ksh:ksh tmux:tmux; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
+  done
+  # a compiler is part of the machine image; the tests only need it present
   command -v gcc >/dev/null 2>&1 || need+=(gcc)
   command -v g++ >/dev/null 2>&1 || need+=(g++)
   if [ "${#need[@]}" -gt 0 ]; then
@@ -30,6 +37,14 @@ done
 venv=${FIXENV_TEST_VENV:-$here/.venv}
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
+# uv (a binary wheel from PyPI) lets the uv backend's argv be checked by the real uv.
+"$venv/bin/python" -m pip install -q --disable-pip-version-check uv >/dev/null 2>&1 || true
+[ -x "$venv/bin/uv" ] && export FIXENV_TEST_UV="$venv/bin/uv"
+
+# As root with debootstrap, the real-Debian tests must run: a broken set-up fails, not skips.
+if [ "$(id -u)" = 0 ] && command -v debootstrap >/dev/null 2>&1; then
+  export FIXENV_E2E_REQUIRED=1
+fi
 
 set +e
 "$venv/bin/python" -m pytest -q -rs "$@"
