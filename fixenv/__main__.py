@@ -5,9 +5,15 @@ import sys
 
 
 def main() -> None:
-    from fixenv.cli import run
+    # The hot commands are served without importing Typer (see fixenv/fastpath.py).
+    from fixenv.fastpath import run as fast
 
-    sys.exit(run())
+    code = fast(sys.argv[1:])
+    if code is None:
+        from fixenv.cli import run
+
+        code = run()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

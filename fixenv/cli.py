@@ -5,10 +5,8 @@ Exit codes: see fixenv/errors.py and README.md.
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -20,7 +18,9 @@ app = typer.Typer(
     help="Make Python.h reachable for the Python you run, install a compiler, and prove it.",
 )
 
-STATE: Dict[str, Any] = {"debug": False}
+from fixenv.commands import core
+
+STATE = core.STATE  # shared with the fast path (fixenv/fastpath.py)
 
 PythonOpt = typer.Option(None, "--python", "-p", metavar="PATH",
                          help="Target interpreter (default: the active venv, else python3).")
@@ -64,31 +64,19 @@ def _main(
 
 def _out(data: Any, as_json: bool, text: str) -> None:
     if as_json:
-        typer.echo(json.dumps(data, indent=2, sort_keys=False))
+        core.out_json(data)
     else:
-        typer.echo(text)
+        core.echo(text)
 
 
 def _facts(python: Optional[str]):
-    from fixenv.facts import gather
-    from fixenv.runner import RecordingRunner
-
-    return gather(RecordingRunner(), python)
+    return core.gather_facts(python)
 
 
 @app.command()
 def detect(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt) -> None:
     """Show the facts fixenv plans from (OS, managers, target Python, compilers)."""
-    from fixenv.render import facts_text
-
-    facts = _facts(python)
-    if as_json:
-        _out(facts, True, "")
-    else:
-        from fixenv.ui import Out, facts_rows
-
-        out = Out()
-        out.lines(facts_rows(out, facts_text(facts)))
+    raise typer.Exit(core.detect(python, as_json))
 
 
 @app.command()
@@ -111,29 +99,7 @@ RootlessOpt = typer.Option(False, "--rootless",
 
 def _plan(python: Optional[str], facts_file: Optional[str], playbook: Optional[str],
           rootless: bool = False):
-    from fixenv.engine import load_playbook, make_plan
-    from fixenv.runner import RecordingRunner
-
-    if facts_file and python:
-        raise errors.UsageError("--facts and --python conflict: a facts file already names "
-                                "its Python", hint="drop one of them")
-    pb = load_playbook(playbook)
-    if facts_file:
-        from fixenv.facts import load_file
-
-        facts = load_file(facts_file)
-        if rootless:
-            from fixenv.cpath import update_facts
-            update_facts(facts, force_rootless=True)
-        return facts, make_plan(pb, facts, RecordingRunner(), probe=False)
-    runner = RecordingRunner()
-    from fixenv.facts import gather
-
-    facts = gather(runner, python)
-    if rootless:
-        from fixenv.cpath import update_facts
-        update_facts(facts, force_rootless=True)
-    return facts, make_plan(pb, facts, runner, probe=True)
+    return core.plan_for(python, facts_file, playbook, rootless)
 
 
 @app.command()
@@ -153,35 +119,13 @@ def plan(
     rootless: bool = RootlessOpt,
 ) -> None:
     """Show what apply would do, step by step. Changes nothing."""
-    from fixenv.ui import Out, plan_rows, verbosity
-
-    if fmt not in ("text", "json", "shell"):
-        raise errors.UsageError("--format %s: choose text, json or shell" % fmt)
-    if as_json and fmt == "shell":
-        raise errors.UsageError("--json and --format shell conflict", hint="pick one")
-    facts, p = _plan(python, facts_file, playbook, rootless)
-    sudo = not facts["privilege"]["root"]
-    if fmt == "shell":
-        from fixenv.shellscript import render as shell_script
-
-        sys.stdout.write(shell_script(p, facts))
-    elif as_json or fmt == "json":
-        _out(p.to_json(), True, "")
-    else:
-        out = Out(verbosity=verbosity(STATE))
-        out.lines(plan_rows(out, p, sudo))
-    if exit_code and p.changes_pending:
-        raise typer.Exit(errors.CHANGES_PENDING)
+    raise typer.Exit(core.plan(dry_run=dry_run, python=python, facts_file=facts_file,
+                               playbook=playbook, as_json=as_json, exit_code=exit_code, fmt=fmt,
+                               rootless=rootless))
 
 
 def _confirm(yes: bool, n: int) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise errors.NotConfirmed("apply would change this machine and there is no terminal to "
-                                  "ask: pass --yes", hint="`fixenv plan` shows what would change")
-    if not typer.confirm("Apply %d change%s?" % (n, "" if n == 1 else "s"), default=False):
-        raise errors.NotConfirmed("nothing changed (not confirmed)")
+    core.confirm(yes, n)
 
 
 @app.command()
@@ -197,55 +141,15 @@ def apply(
     rootless: bool = RootlessOpt,
 ) -> None:
     """Run the plan (installs headers and a compiler as needed), then verify."""
-    from fixenv.engine import apply_plan
-    from fixenv.facts import gather
-    from fixenv.model import Recap, StepOutcome
-    from fixenv.runner import RecordingRunner, Runner
-    from fixenv.ui import ApplyFeedback, verbosity
-    from fixenv.verify import verify
-
-    with ApplyFeedback(as_json=as_json, events="-" if jsonl else events,
-                       verbosity=verbosity(STATE)) as fb:  # progress, events, the recap
-        facts, p = _plan(python, None, playbook, rootless is True)
-        fb.start(p)
-        if p.changes_pending:
-            _confirm(yes, sum(1 for s in p.steps if s.status == "change"))
-            recap = apply_plan(p, facts, Runner(), on_event=fb.on_event, on_line=fb.on_line)
-        else:
-            recap = Recap(tuple(StepOutcome(s.id, "ok" if s.status == "ok" else "skipped",
-                                            s.reason) for s in p.steps))
-        if not recap.failed:
-            if recap.count("changed"):
-                facts = gather(RecordingRunner(), python)
-            fb.verifying(facts["python"]["executable"])
-            try:
-                recap = Recap(recap.steps, verify(facts, Runner()), recap.interrupted)
-            except KeyboardInterrupt:  # Ctrl-C while verifying: still the recap, exit 130
-                recap = Recap(recap.steps, None, True)
-        fb.finish(recap)
-    if not recap.ok:
-        from fixenv.lock import exit_code  # 130 interrupted, 6 a lock timed out, else 1
-
-        raise typer.Exit(exit_code(recap))
+    raise typer.Exit(core.apply(yes=yes, python=python, playbook=playbook, as_json=as_json,
+                                events=events, jsonl=jsonl, rootless=rootless is True))
 
 
 @app.command("verify")
 def verify_cmd(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt,
                _verbose: bool = VerboseOpt, _quiet: bool = QuietOpt) -> None:
     """Build and import a C extension with the target Python; fail if it does not work."""
-    from fixenv.runner import Runner
-    from fixenv.verify import verify
-
-    result = verify(_facts(python), Runner())
-    if as_json:
-        _out(result.to_json(), True, "")
-    else:
-        from fixenv.ui import Out, verbosity, verify_rows
-
-        out = Out(verbosity=verbosity(STATE))
-        out.lines(verify_rows(out, result))
-    if not result.ok:
-        raise typer.Exit(errors.FAILED)
+    raise typer.Exit(core.verify(python, as_json))
 
 
 @app.command()
@@ -355,16 +259,10 @@ def run(argv: Optional[List[str]] = None) -> int:
         rc = app(args=args, prog_name="fixenv", standalone_mode=False)
         # with standalone_mode=False Click returns the code of a typer.Exit
         return rc if isinstance(rc, int) else 0
-    except errors.FixenvError as exc:
-        if debug:
-            raise
-        typer.echo("fixenv: error: %s" % exc.message, err=True)
-        if exc.hint:
-            typer.echo("fixenv: hint: %s" % exc.hint, err=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        typer.echo("fixenv: interrupted", err=True)
-        return errors.INTERRUPTED
+    except (errors.FixenvError, KeyboardInterrupt) as exc:
+        code = core.report(exc, debug)
+        assert code is not None
+        return code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
@@ -375,6 +273,4 @@ def run(argv: Optional[List[str]] = None) -> int:
             return code
         if debug:
             raise
-        typer.echo("fixenv: internal error: %s: %s (this is a bug; rerun with --debug for the "
-                   "traceback)" % (type(exc).__name__, exc), err=True)
-        return errors.INTERNAL
+        return core.internal(exc)

@@ -16,10 +16,6 @@ from typing import Iterator, Optional
 
 from fixenv import errors
 
-try:  # Typer >= 0.20 vendors Click as typer._click; older Typers depend on click itself.
-    from typer._click.exceptions import ClickException, UsageError
-except ImportError:  # pragma: no cover - depends on the installed Typer
-    from click.exceptions import ClickException, UsageError  # type: ignore[no-redef]
 
 
 def _echo(line: str) -> None:
@@ -30,7 +26,14 @@ def _echo(line: str) -> None:
 def click_exit(exc: BaseException) -> Optional[int]:
     """The exit code for an exception Click or Typer raised, printing its one-line message;
     None when `exc` is not one of theirs (then it is a bug in fixenv)."""
+    # Imported here, not at the top: `apply` imports this module for its signal handling,
+    # and the typer-free fast path (fixenv/fastpath.py) must not pay for Click.
     import typer
+
+    try:  # Typer >= 0.20 vendors Click as typer._click; older Typers depend on click itself.
+        from typer._click.exceptions import ClickException, UsageError
+    except ImportError:  # pragma: no cover - depends on the installed Typer
+        from click.exceptions import ClickException, UsageError  # type: ignore[no-redef]
 
     if isinstance(exc, typer.Exit) or type(exc).__name__ == "Exit":
         code = getattr(exc, "exit_code", 0)

@@ -27,7 +27,9 @@ def run_snippet(shell: str, snippet: str, cpath: Optional[str], times: int = 1) 
     if cpath is not None:
         env["CPATH"] = cpath
     if shell == "fish":
-        code = ("source %s; " % _tmpfile(snippet)) * times + 'echo "[$CPATH]"'
+        # what a compiler started from fish sees (fish joins a *PATH list with ':')
+        code = ("source %s; " % _tmpfile(snippet)) * times + \
+            "sh -c 'echo \"[${CPATH-unset}]\"'"
         argv = [exe, "--no-config", "-c", code]
     else:
         code = (". %s; " % _tmpfile(snippet)) * times + 'echo "[${CPATH-unset}]"'
@@ -82,7 +84,7 @@ def test_sh_block_with_nothing_to_add_only_cleans():
 
 def test_fish_block():
     block = profile.fish_block("CPATH", DIRS, ["/usr/include/python3.9"])
-    assert run_snippet("fish", block, ":/usr/include/python3.9:/opt/x") == "[%s]" % " ".join(
+    assert run_snippet("fish", block, ":/usr/include/python3.9:/opt/x") == "[%s]" % ":".join(
         DIRS + ["/opt/x"])
 
 
