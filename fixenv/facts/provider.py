@@ -22,7 +22,7 @@ import re
 import sys
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from fixenv.runner import Pending, Runner
+from fixenv.runner import Pending, Result, Runner
 
 PROVIDERS = ("apt", "dnf", "yum", "zypper", "apk", "pacman", "brew", "conda", "pyenv", "uv",
              "xcode", "source", "unknown")
@@ -180,6 +180,47 @@ def ownership_manager(managers: List[str]) -> Optional[str]:
     return next((m for m in managers if m in OWNERSHIP_MANAGERS), None)
 
 
+DPKG_INFO = "/var/lib/dpkg/info"
+_INTERPRETER = re.compile(r"^(python[23](?:\.[0-9]+)?|pypy[23]?(?:\.[0-9]+)?)(?:d|t|m|dm|td)?$")
+
+
+def dpkg_list_owner(path: str, info_dir: Optional[str] = None) -> Optional[str]:
+    """Which package's dpkg file list holds `path`, looking only at the packages that ship
+    Debian's interpreters (python3.X-minimal, python3.X, python3.X-dbg, ...).
+
+    Same answer as `dpkg-query -S` (these lists are what it reads), in a fraction of a
+    millisecond instead of ~40 ms, because dpkg-query loads every package's list. None
+    means "not among those": ask dpkg-query."""
+    m = _INTERPRETER.match(os.path.basename(path))
+    if m is None:
+        return None
+    stem = m.group(1)
+    info_dir = info_dir or DPKG_INFO
+    names: Optional[List[str]] = None
+    for pkg in (stem + "-minimal", stem, stem + "-dbg", stem + "-nopie"):
+        found = _list_has(os.path.join(info_dir, pkg + ".list"), path)
+        if found is None:  # no plain list: maybe an arch-qualified one (pkg:amd64.list)
+            if names is None:
+                try:
+                    names = os.listdir(info_dir)
+                except OSError:
+                    return None
+            found = any(_list_has(os.path.join(info_dir, n), path) for n in names
+                        if n.startswith(pkg + ":") and n.endswith(".list"))
+        if found:
+            return pkg
+    return None
+
+
+def _list_has(list_file: str, path: str) -> Optional[bool]:
+    """Does a dpkg .list name `path`? None when the list does not exist."""
+    try:
+        with open(list_file, encoding="utf-8", errors="replace") as fh:
+            return any(line.rstrip("\n") == path for line in fh)
+    except OSError:
+        return None
+
+
 def start_ownership(runner: Runner, managers: List[str], real: str
                     ) -> Optional[Tuple[str, Pending]]:
     manager = ownership_manager(managers)
@@ -187,6 +228,11 @@ def start_ownership(runner: Runner, managers: List[str], real: str
         return None
     argv = ownership_argv(manager, real)
     assert argv is not None
+    if manager == "apt":
+        pkg = dpkg_list_owner(real)
+        if pkg is not None:  # answered from dpkg's own lists, as dpkg-query -S would
+            return manager, Pending(None, tuple(argv), 0.0, None, immediate=Result(
+                tuple(argv), 0, "%s: %s\n" % (pkg, real), ""))
     return manager, runner.start(argv, timeout=30)
 
 

@@ -213,6 +213,8 @@ def fake_dpkg(tmp_path, monkeypatch):
             '  *) echo "dpkg-query: no path found matching pattern $2" >&2; exit 1;;\n'
             'esac\n' % log)
     monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ.get("PATH", "")))
+    # no dpkg file lists to short-cut through: every question goes to the fake dpkg-query
+    monkeypatch.setattr(provider, "DPKG_INFO", str(tmp_path / "no-dpkg-info"))
     return log
 
 
@@ -313,3 +315,34 @@ def test_real_tool_accepts_the_ownership_query_and_says_not_owned(manager, progr
     assert "not owned by any package" in said or "No package owns" in said, said
     assert "unknown option" not in said and "invalid option" not in said
     assert provider.parse_owner(manager, proc.returncode, proc.stdout) is None
+
+
+def test_dpkg_list_owner_agrees_with_dpkg_query_on_this_machine():
+    """The shortcut must give exactly dpkg-query -S's answer for Debian's interpreters."""
+    import glob
+    import shutil
+    import subprocess
+
+    if shutil.which("dpkg-query") is None:
+        pytest.skip("not a dpkg system")
+    pythons = [p for p in glob.glob("/usr/bin/python*") if not os.path.islink(p)
+               and provider._INTERPRETER.match(os.path.basename(p))]
+    if not pythons:
+        pytest.skip("no Debian interpreter here")
+    for path in pythons:
+        out = subprocess.run(["dpkg-query", "-S", path], capture_output=True, text=True)
+        want = provider.parse_owner("apt", out.returncode, out.stdout)
+        assert provider.dpkg_list_owner(path) == want, path
+
+
+def test_dpkg_list_owner_reads_only_interpreter_packages(tmp_path):
+    info = tmp_path / "info"
+    info.mkdir()
+    (info / "python3.12-minimal.list").write_text("/.\n/usr/bin\n/usr/bin/python3.12\n")
+    (info / "evil.list").write_text("/usr/bin/python3.13\n")
+    (info / "python3.13-dbg:amd64.list").write_text("/usr/bin/python3.13d\n")
+    assert provider.dpkg_list_owner("/usr/bin/python3.12", str(info)) == "python3.12-minimal"
+    assert provider.dpkg_list_owner("/usr/bin/python3.13", str(info)) is None
+    assert provider.dpkg_list_owner("/usr/bin/python3.13d", str(info)) == "python3.13-dbg"
+    assert provider.dpkg_list_owner("/usr/local/bin/python3.12", str(info)) is None
+    assert provider.dpkg_list_owner("/usr/bin/gcc", str(info)) is None
