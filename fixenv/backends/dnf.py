@@ -25,12 +25,12 @@ def needs_refresh(names: Sequence[str], runner: Runner, facts: Facts) -> bool:
     return False
 
 
-def refresh() -> Optional[Command]:
-    return Command((NAME, "makecache"), root=True, purpose="refresh package lists")
+def refresh(program: str = NAME) -> Optional[Command]:
+    return Command((program, "makecache"), root=True, purpose="refresh package lists")
 
 
 def install(names: Sequence[str], *, reinstall: bool = False, prefix: Optional[str] = None,
-            facts: Optional[Facts] = None) -> List[Command]:
+            facts: Optional[Facts] = None, program: str = NAME) -> List[Command]:
     verb = "reinstall" if reinstall else "install"
-    return [Command((NAME, verb, "-y") + tuple(names), root=True,
+    return [Command((program, verb, "-y") + tuple(names), root=True,
                     purpose="%s %s" % (verb, " ".join(names)))]

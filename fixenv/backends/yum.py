@@ -6,31 +6,24 @@ is already enabled, so `python38-devel` is installable as is.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
-from fixenv.backends import _rpm
+from fixenv.backends import dnf
 from fixenv.backends.base import Facts
 from fixenv.model import Command
-from fixenv.runner import Runner
 
 NAME = "yum"
 NEEDS_ROOT = True
 
-
-def query(names: Sequence[str], runner: Runner, facts: Facts) -> Dict[str, Optional[str]]:
-    return _rpm.query(names, runner)
-
-
-def needs_refresh(names: Sequence[str], runner: Runner, facts: Facts) -> bool:
-    return False
+# yum's state query and command line are dnf's (dnf was built as its successor).
+query = dnf.query
+needs_refresh = dnf.needs_refresh
 
 
 def refresh() -> Optional[Command]:
-    return Command((NAME, "makecache"), root=True, purpose="refresh package lists")
+    return dnf.refresh(NAME)
 
 
 def install(names: Sequence[str], *, reinstall: bool = False, prefix: Optional[str] = None,
             facts: Optional[Facts] = None) -> List[Command]:
-    verb = "reinstall" if reinstall else "install"
-    return [Command((NAME, verb, "-y") + tuple(names), root=True,
-                    purpose="%s %s" % (verb, " ".join(names)))]
+    return dnf.install(names, reinstall=reinstall, prefix=prefix, facts=facts, program=NAME)
