@@ -31,7 +31,7 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from fixenv.model import Check
-from fixenv.runner import Runner
+from fixenv.runner import Result, Runner
 
 VAR = "CPATH"
 SEP = ":"
@@ -266,17 +266,24 @@ def headers_check(facts: Mapping[str, Any]) -> Optional[Check]:
 
 
 def inductor_check(facts: Mapping[str, Any], runner: Runner, source: str, workdir: str,
-                   defines: Sequence[str]) -> Optional[Check]:
+                   defines: Sequence[str], same_as: Optional[Result] = None) -> Optional[Check]:
     """Compile like Torch Inductor: the C++ compiler, `-I<sysconfig include>` whether or not
-    it exists, and nothing else but the inherited environment (CPATH) to find Python.h."""
+    it exists, and nothing else but the inherited environment (CPATH) to find Python.h.
+
+    `same_as`: the result of a compile with exactly these flags and environment that the
+    caller already ran (verify's C++ build when the headers are in the sysconfig include
+    dir); it is the same experiment, so it is not run twice."""
     cxx = facts["compilers"].get("cxx")
     if not cxx:
         return None
     py = facts["python"]
     inc = str(py.get("sysconfig_include") or py.get("include"))
-    argv = [cxx, "-x", "c++", "-fPIC", "-O0", "-c", "-I" + inc] + list(defines) + [
-        source, "-o", os.path.join(workdir, "probe_inductor.o")]
-    res = runner.run(argv, timeout=120)
+    if same_as is not None:
+        res = same_as
+    else:
+        argv = [cxx, "-x", "c++", "-fPIC", "-O0", "-c", "-I" + inc] + list(defines) + [
+            source, "-o", os.path.join(workdir, "probe_inductor.o")]
+        res = runner.run(argv, timeout=120)
     where = "-I%s%s" % (inc, "" if os.path.isdir(inc) else " (missing)")
     cp = os.environ.get(VAR)
     if res.ok:

@@ -95,7 +95,12 @@ def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
                                 "%s compiled the same source as C++" % os.path.basename(cxx_path)
                                 if res.ok else _errors(res.output), None if res.ok else hint))
             from fixenv.cpath import inductor_check  # -I<sysconfig include> + CPATH only
-            ind = inductor_check(facts, runner, SOURCE, workdir, _defines(py))
+            # When the headers are in the sysconfig include dir, the C++ build above used
+            # exactly Inductor's flags and environment: its result is the Inductor check's.
+            same = os.path.realpath(str(py.get("sysconfig_include") or include)) == \
+                os.path.realpath(include)
+            ind = inductor_check(facts, runner, SOURCE, workdir, _defines(py),
+                                 same_as=res if same else None)
             checks += [ind] if ind is not None else []
     finally:
         if keep is None:

@@ -89,6 +89,9 @@ def main() -> int:
     print("machine: %s, %d cores, %s" % (os.uname().machine, os.cpu_count() or 0,
                                          " ".join(os.uname()[2:3])))
     fx = venv("fixenv", [str(REPO)])
+    # always this checkout's fixenv (a cached venv would keep measuring an older one)
+    sh([str(fx / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
+        "--force-reinstall", "--no-deps", str(REPO)])
     tools = venv("tools", ["ansible-core", "pyinfra"])
     fixenv = str(fx / "bin" / "fixenv")
     work = Path(tempfile.mkdtemp(prefix="fixenv-bench-"))
