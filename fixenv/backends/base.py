@@ -32,3 +32,14 @@ class Backend(Protocol):  # pragma: no cover - a typing description
 
     def refresh(self) -> Optional[Command]:
         """The metadata refresh command, or None when the manager has none."""
+
+
+def never_refresh(names: Sequence[str], runner: Runner, facts: Facts) -> bool:
+    """`needs_refresh` of a manager with no separate metadata refresh (the module docstring
+    says why: it fetches fresh metadata itself, or must not refresh partially)."""
+    return False
+
+
+def no_refresh() -> Optional[Command]:
+    """`refresh` of a manager with no separate metadata refresh command."""
+    return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional, Sequence
 
+from fixenv.backends import base
 from fixenv.backends.base import Facts
 from fixenv.errors import InputError
 from fixenv.model import Command
@@ -66,12 +67,8 @@ def query(names: Sequence[str], runner: Runner, facts: Facts) -> Dict[str, Optio
     return out
 
 
-def needs_refresh(names: Sequence[str], runner: Runner, facts: Facts) -> bool:
-    return False
-
-
-def refresh() -> Optional[Command]:
-    return None
+needs_refresh = base.never_refresh
+refresh = base.no_refresh
 
 
 def install(names: Sequence[str], *, reinstall: bool = False, prefix: Optional[str] = None,

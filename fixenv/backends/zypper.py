@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Sequence
 
 from fixenv.backends import _rpm
+from fixenv.backends import base
 from fixenv.backends.base import Facts
 from fixenv.model import Command
 from fixenv.runner import Runner
@@ -20,8 +21,7 @@ def query(names: Sequence[str], runner: Runner, facts: Facts) -> Dict[str, Optio
     return _rpm.query(names, runner)
 
 
-def needs_refresh(names: Sequence[str], runner: Runner, facts: Facts) -> bool:
-    return False
+needs_refresh = base.never_refresh
 
 
 def refresh() -> Optional[Command]:
