@@ -17,6 +17,7 @@ NOT_CONFIRMED: Final = 5  # apply needs --yes (no TTY) or the user said no
 LOCKED: Final = 6  # another fixenv or the package manager held a lock past the timeout
 CHANGES_PENDING: Final = 10  # plan --exit-code: there is something to do
 NOT_RECOGNISED: Final = 11  # explain: the log shows no failure fixenv knows
+BLOCKED: Final = 12  # a step has no known fix on this machine (plan --exit-code, apply)
 INTERNAL: Final = 70  # a bug in fixenv (EX_SOFTWARE); rerun with --debug
 INTERRUPTED: Final = 130  # Ctrl-C
 

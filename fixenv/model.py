@@ -8,6 +8,8 @@ from typing import Any, Dict, List, Optional, Tuple
 CHANGE = "change"
 OK = "ok"
 SKIP = "skip"
+# No known fix here (e.g. no package provides these headers): not "nothing to do".
+BLOCKED = "blocked"
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class PlannedStep:
     id: str
     kind: str
     name: str
-    status: str  # change | ok | skip
+    status: str  # change | ok | skip | blocked
     reason: str
     commands: Tuple[Command, ...] = ()
     files: Tuple[FileEdit, ...] = ()
