@@ -13,7 +13,8 @@ FILE_ACTIONS = {"write": "write", "block": "add/replace the fixenv block in",
 def facts_text(facts: Mapping[str, Any]) -> str:
     o, py, c = facts["os"], facts["python"], facts["compilers"]
     lines = [
-        "os         %s %s (%s) %s, family %s" % (o["id"], o["version"], o.get("codename") or "-",
+        "os         %s %s (%s) %s, family %s" % (o["id"], o["version"] or "(no release number)",
+                                                  o.get("codename") or "-",
                                                   o["arch"], o.get("family")),
         "managers   %s" % (", ".join(facts["managers"]) or "none"),
         "privilege  root=%s sudo=%s" % (facts["privilege"]["root"], facts["privilege"]["sudo"]),
@@ -28,6 +29,8 @@ def facts_text(facts: Mapping[str, Any]) -> str:
         "compilers  cc=%s cxx=%s" % (c["cc"] or "none", c["cxx"] or "none"),
         "CPATH      %s" % (facts["env"].get("CPATH") or "(unset)"),
     ]
+    if o.get("version_note"):
+        lines.insert(1, "  release  %s" % o["version_note"])
     return "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from fixenv.errors import InputError
 from fixenv.facts import compilers as _compilers
-from fixenv.facts import distro_python, osinfo, provider
+from fixenv.facts import osinfo, provider
 from fixenv.facts import python as _python
 from fixenv.facts import values as _values
 from fixenv.runner import Runner
@@ -28,7 +28,7 @@ from fixenv.runner import Runner
 Facts = Dict[str, Any]
 
 REQUIRED: Dict[str, Any] = {
-    "os": {"system": str, "id": str, "version": str, "like": list, "arch": str},
+    "os": {"system": str, "id": str, "version": (str, type(None)), "like": list, "arch": str},
     "managers": list,
     "privilege": {"root": bool, "sudo": bool},
     "python": {"executable": str, "version": str, "implementation": str, "abiflags": str,
@@ -123,12 +123,7 @@ def load_file(path: str) -> Facts:
 
 def normalize(facts: Facts) -> Facts:
     """Fill the derived fields templates and conditions use. Never overwrites given values."""
-    osf = facts["os"]
-    osf.setdefault("codename", "")
-    osf.setdefault("family", osinfo.family_of(str(osf.get("id", "")), list(osf.get("like") or []),
-                                              str(osf.get("system", "Linux"))))
-    osf.setdefault("major", str(osf.get("version", "")).split(".")[0])
-    osf.setdefault("default_python", distro_python.default_python(osf))
+    osf = osinfo.normalize_os(facts["os"])  # version null + version_note when unparsable
     py = facts["python"]
     parts = str(py["version"]).split(".")
     py.setdefault("major", int(parts[0]) if parts[0].isdigit() else 0)

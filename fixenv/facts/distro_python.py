@@ -2,7 +2,9 @@
 
 Rules need it to tell `python3-devel` (the default's) from `python3.X-devel` (any other);
 the table is data (fixenv/data/distro-pythons.yaml), not code. Derived, never required of a
-facts file. Returns None when the distribution or release is not in the table.
+facts file. Looked up by release (exact, MAJOR.MINOR, MAJOR), then by code name (Debian
+testing/unstable have no release number: "forky"). Returns None when the distribution or
+release is not in the table.
 """
 from __future__ import annotations
 
@@ -40,10 +42,15 @@ def default_python(os_facts: Mapping[str, Any], path: str = DATA) -> Optional[st
     os_id = str(os_facts.get("id") or "")
     ids = [os_id, aliases.get(os_id, "")] + [str(x) for x in (os_facts.get("like") or [])]
     version = str(os_facts.get("version") or "")
+    # No parsable version (Debian testing/unstable): the release's code name is its key.
+    keys = _versions(version) if version else []
+    codename = str(os_facts.get("codename") or "").strip().lower()
+    if codename:
+        keys.append(codename)
     for name in ids:
         name = aliases.get(name, name)
         if name in defaults:
-            for v in _versions(version):
+            for v in keys:
                 if v in defaults[name]:
                     return defaults[name][v]
             return None  # the distribution is known, this release is not: do not guess

@@ -27,6 +27,9 @@ OS_VERSION = re.compile(r"^[A-Za-z0-9._+~-]*$")  # may be empty (Debian testing/
 
 HINT = ("fixenv acts on facts as root, so every value is checked; regenerate the file with "
         "`fixenv detect --json`, or point --python at a real interpreter")
+# A bad value outside python.* is not the interpreter's fault: do not blame --python.
+HINT_OTHER = ("fixenv acts on facts as root, so every value is checked; regenerate the file "
+              "with `fixenv detect --json`")
 
 Check = Callable[[Any], Optional[str]]  # None when fine, else what is wrong
 
@@ -97,10 +100,15 @@ INCLUDE = _path(colon=False)
 RULES: Tuple[Tuple[str, Check], ...] = (
     ("os.system", _pattern(WORD, "an OS name like Linux")),
     ("os.id", _pattern(WORD, "a distribution id like debian")),
-    ("os.version", _pattern(OS_VERSION, "a release number like 12")),
+    # os.version/major: null when the release could not be parsed (normalize_os moved the
+    # text to os.version_note); a version only lands in conditions and reasons, and a
+    # playbook that templates it into argv meets the step kinds' own argv check.
+    ("os.version", _pattern(OS_VERSION, "a release number like 12", nullable=True)),
+    ("os.version_note", _text()),
     ("os.like", _list_of(_pattern(WORD, "a distribution id"))),
     ("os.arch", _pattern(WORD, "an architecture like x86_64")),
-    ("os.codename", _pattern(OS_VERSION, "a code name like bookworm", nullable=True)),
+    # Code names are words of text ("Green Obsidian" on Rocky 8): described, never in argv.
+    ("os.codename", _text()),
     ("os.family", _pattern(WORD, "an OS family like debian", nullable=True)),
     ("os.major", _pattern(OS_VERSION, "a major release number", nullable=True)),
     ("managers", _list_of(_pattern(WORD, "a package manager name"))),
@@ -171,5 +179,6 @@ def check(facts: Mapping[str, Any], source: str) -> Mapping[str, Any]:
     bad = problems(facts)
     if bad:
         more = " (and %d more)" % (len(bad) - 1) if len(bad) > 1 else ""
-        raise InputError("%s: %s%s" % (source, bad[0], more), hint=HINT)
+        raise InputError("%s: %s%s" % (source, bad[0], more),
+                         hint=HINT if bad[0].startswith("python.") else HINT_OTHER)
     return facts

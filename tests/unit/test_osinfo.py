@@ -3,13 +3,15 @@ real files of those releases), macOS through a patched `platform`, and package-m
 detection through a fake `which` (OS family first, binaries second)."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 from typing import Dict, List, Optional
 
 import pytest
 
-from fixenv.facts import normalize, osinfo
+from fixenv.errors import InputError
+from fixenv.facts import normalize, osinfo, validate
 
 DISTROS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "distros")
 
@@ -36,7 +38,18 @@ CASES = {
     "opensuse-tumbleweed": ("opensuse-tumbleweed", "20240524", ["opensuse", "suse"], "suse",
                             "20240524", ""),
     "alpine320": ("alpine", "3.20.3", [], "alpine", "3", ""),
-    "arch": ("arch", "", [], "arch", "", ""),
+    # No VERSION_ID at all (BUILD_ID=rolling): version and major are null, with a note.
+    "arch": ("arch", None, [], "arch", None, ""),
+    # Debian testing/unstable: base-files 14.2 (forky/sid), as unpacked from the real .deb.
+    "debian-testing": ("debian", None, [], "debian", None, "forky"),
+    # Gentoo: VERSION_ID is the baselayout release, not a distribution release; no family.
+    "gentoo": ("gentoo", "2.17", [], "unknown", "2", ""),
+}
+
+# name: words the version_note must contain (absent: no note)
+NOTES = {
+    "arch": ["no VERSION_ID", "rolling"],
+    "debian-testing": ["no VERSION_ID", "'forky/sid'", "testing/unstable"],
 }
 
 
@@ -56,9 +69,96 @@ def test_detect_os_from_fake_root(name):
     assert got["major"] == major
     assert got["codename"] == codename
     assert got["arch"] == platform.machine()
+    if name in NOTES:
+        for word in NOTES[name]:
+            assert word in got["version_note"], got["version_note"]
+    else:
+        assert "version_note" not in got, got
 
 
-@pytest.mark.parametrize("name", ["fedora42", "rocky9", "opensuse-leap156", "arch"])
+def _facts_for(os_facts: Dict) -> Dict:
+    return {
+        "os": dict(os_facts), "managers": ["apt"], "privilege": {"root": True, "sudo": False},
+        "python": {"executable": "/usr/bin/python3", "version": "3.14.1",
+                   "implementation": "CPython", "abiflags": "", "prefix": "/usr",
+                   "base_prefix": "/usr", "in_venv": False, "include": "/usr/include/python3.14",
+                   "has_headers": False, "provider": "apt"},
+        "compilers": {"cc": None, "cxx": None}, "env": {"CPATH": None},
+    }
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_real_os_release_passes_the_fact_checks(name):
+    """What detection reads from a real release is accepted by the same checks a probe's
+    facts go through (values.check): no os-release makes fixenv refuse the machine."""
+    os_facts = osinfo.detect_os(root_dir=os.path.join(DISTROS, name))
+    facts = validate(json.loads(json.dumps(_facts_for(os_facts))), "probe")
+    assert facts["os"]["family"] == CASES[name][3]
+
+
+def test_debian_testing_is_planned_as_debian_with_its_default_python():
+    os_facts = osinfo.detect_os(root_dir=os.path.join(DISTROS, "debian-testing"))
+    facts = validate(_facts_for(os_facts), "probe")
+    assert facts["os"]["version"] is None and facts["os"]["major"] is None
+    assert facts["os"]["default_python"] == "3.14"  # by code name: forky
+    assert facts["system_manager"] == "apt"
+
+
+@pytest.mark.parametrize("raw,version", [
+    ('VERSION_ID="n/a"\n', None), ('VERSION_ID="9 (Stretch)"\n', None),
+    ('VERSION_ID=""\n', None), ('VERSION_ID="rolling"\n', None),
+    ('VERSION_ID="15.0+"\n', "15.0+"), ('VERSION_ID="3.21.0_alpha20240807"\n', "3.21.0_alpha20240807"),
+    ('VERSION_ID="$(reboot)"\n', None), ("", None),
+])
+def test_odd_version_ids_are_described_not_refused(tmp_path, raw, version):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "os-release").write_text('ID=someos\nID_LIKE="fedora"\n' + raw)
+    got = osinfo.detect_os(root_dir=str(tmp_path))
+    assert got["version"] == version
+    assert got["family"] == "fedora"
+    if version is None:
+        assert got["major"] is None and got["version_note"]
+    facts = validate(_facts_for(got), "probe")
+    assert facts["os"]["version"] == version
+
+
+def test_a_hostile_id_becomes_unknown_with_a_note(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "os-release").write_text('ID="deb ian;rm"\nVERSION_ID=1\n')
+    got = osinfo.detect_os(root_dir=str(tmp_path))
+    assert got["id"] == "unknown" and "not a distribution id" in got["version_note"]
+    validate(_facts_for(got), "probe")
+
+
+@pytest.mark.parametrize("given", ["forky/sid", "13 (trixie)", "x\ny"])
+def test_a_facts_file_with_an_unparsable_version_is_described(given):
+    """Older or hand-written facts files: the text moves to version_note, version is null."""
+    facts = _facts_for({"system": "Linux", "id": "debian", "version": given, "like": [],
+                        "arch": "x86_64", "codename": "forky"})
+    out = validate(facts, "facts.json")
+    assert out["os"]["version"] is None and out["os"]["major"] is None
+    assert "not a release number" in out["os"]["version_note"]
+    assert "\n" not in out["os"]["version_note"]
+    assert out["os"]["default_python"] == "3.14"
+
+
+def test_a_null_version_in_a_facts_file_is_accepted():
+    facts = _facts_for({"system": "Linux", "id": "arch", "version": None, "like": [],
+                        "arch": "x86_64"})
+    out = validate(facts, "facts.json")
+    assert out["os"]["family"] == "arch" and out["os"]["major"] is None
+
+
+def test_a_bad_os_value_does_not_blame_python():
+    facts = _facts_for({"system": "Linux", "id": "debian;rm", "version": "12", "like": [],
+                        "arch": "x86_64"})
+    with pytest.raises(InputError) as exc:
+        validate(facts, "facts.json")
+    assert "os.id" in str(exc.value) and "--python" not in (exc.value.hint or "")
+
+
+@pytest.mark.parametrize("name", ["fedora42", "rocky9", "opensuse-leap156", "arch",
+                                  "debian-testing", "gentoo"])
 def test_os_release_symlink_into_usr_lib_is_followed(name):
     # These releases ship /etc/os-release -> ../usr/lib/os-release; the tree keeps the link.
     link = os.path.join(DISTROS, name, "etc", "os-release")
@@ -70,7 +170,8 @@ def test_empty_root_is_unknown_not_a_crash(tmp_path):
     got = osinfo.detect_os(root_dir=str(tmp_path))
     assert got["id"] == "unknown"
     assert got["family"] == "unknown"
-    assert got["version"] == "" and got["major"] == ""
+    assert got["version"] is None and got["major"] is None
+    assert "no /etc/os-release" in got["version_note"]
 
 
 def test_derivative_is_placed_by_id_like(tmp_path):
