@@ -1,7 +1,8 @@
 """Throwaway Debian roots for the end-to-end tests.
 
-A base root (``debootstrap --variant=minbase --include=python3,python3-venv bookworm``) is
-built once into the cache directory and never modified afterwards.  Optional *layers* (for
+A base root (``debootstrap --variant=minbase --include=python3,python3-venv <suite>``, for
+each of :data:`SUITES`; bookworm is the default everywhere) is built once into the cache
+directory and never modified afterwards.  Optional *layers* (for
 example one with ``build-essential`` preinstalled) are stored as overlayfs upper directories on
 top of it.  Every test gets a fresh overlay mount (lower = cached root [+ layers], upper/work in
 a scratch directory), with /dev, /dev/pts and /proc mounted, so the test may install and remove
@@ -9,13 +10,22 @@ packages freely; everything is unmounted and deleted afterwards.
 
 Nothing here ever installs or removes packages on the host.  The Debian mirror is read at run
 time from the host's apt sources (override with ``FIXENV_TEST_MIRROR``); no registry host name
-is written in this repository.
+is written in this repository.  The host lists only bookworm suites; the other releases are
+read from the same archive URI as bookworm's.  ``unstable`` is bootstrapped with
+debootstrap's ``sid`` script; the mirror is a frozen snapshot whose unstable Release is past
+its Valid-Until, so inside that throwaway root (and nowhere else) apt is told
+``Acquire::Check-Valid-Until "false";`` -- signatures are still checked.
+
+fixenv gets into a root either as the README's venv + pip install from a cp311 wheelhouse
+(bookworm only: its python3 is 3.11) or as the zipapp ``dist/fixenv.pyz`` built from this
+checkout (any python3 >= 3.9: bullseye's 3.9, trixie's and unstable's 3.13+).
 
 Cache layout (``FIXENV_TEST_CACHE``, default ``/var/cache/fixenv-test``)::
 
-    bookworm-minbase-py/               the base root (built in a temp dir, renamed atomically)
-    bookworm-minbase-py+<layer>/       an overlay upper dir holding one layer
+    <suite>-minbase-py/                the base root (built in a temp dir, renamed atomically)
+    <suite>-minbase-py+<layer>/        an overlay upper dir holding one layer
     wheelhouse-<hash>/                 fixenv + its dependencies as wheels for Python 3.11
+    zipapp-<hash>/fixenv.pyz           scripts/build-zipapp.sh of this checkout (same hash)
     runs/<pid>-<test>-*/               scratch dir of one live overlay (a tmpfs holding
                                        upper/work/merged unless FIXENV_TEST_TMPFS=0);
                                        unmounted and deleted per test, or swept when <pid> died
@@ -38,9 +48,15 @@ import time
 from pathlib import Path
 from typing import Iterator, Mapping, Optional, Sequence
 
-SUITE = "bookworm"
-TARGET_PY = "3.11"  # the Python of the base root (Debian 12's python3)
+SUITE = "bookworm"  # the default suite everywhere
+SUITES = ("bullseye", "bookworm", "trixie", "unstable")
+TARGET_PY = "3.11"  # the Python of the bookworm base root (Debian 12's python3)
 BASE_NAME = f"{SUITE}-minbase-py"
+# The suite name debootstrap is given (its script and the archive's dists/ name).
+DEBOOTSTRAP_SUITE = {"unstable": "sid"}
+# Suites whose Release on the (frozen snapshot) mirror is past its Valid-Until.
+VALID_UNTIL_RELAXED = ("unstable",)
+VALID_UNTIL_CONF = "/etc/apt/apt.conf.d/99fixenv-test-valid-until"
 BASE_PACKAGES = ("python3", "python3-venv")
 COMPILER_LAYER = "build-essential"
 COMPILER_PACKAGES = ("build-essential",)
@@ -50,6 +66,8 @@ CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 WHEELHOUSE_IN_ROOT = "/opt/fixenv-wheelhouse"
 FIXENV_VENV = "/opt/fixenv"
 FIXENV_BIN = f"{FIXENV_VENV}/bin/fixenv"
+ZIPAPP_IN_ROOT = "/opt/fixenv.pyz"
+ZIPAPP_BIN = "/usr/local/bin/fixenv"
 
 TMPFS_SIZE = os.environ.get("FIXENV_TEST_TMPFS_SIZE", "6G")  # a limit; only use costs memory
 DEBOOTSTRAP_TIMEOUT = 1800
@@ -114,11 +132,35 @@ def _deb822_stanzas(text: str) -> list[dict[str, str]]:
     return stanzas
 
 
+def _check_suite(suite: str) -> str:
+    if suite not in SUITES:
+        raise ValueError(f"unknown suite {suite!r}; one of {', '.join(SUITES)}")
+    return suite
+
+
+def base_name(suite: str = SUITE) -> str:
+    """Cache dir name of the base root of ``suite`` (``<suite>-minbase-py``)."""
+    return f"{_check_suite(suite)}-minbase-py"
+
+
 def host_mirror(suite: str = SUITE) -> str:
-    """The Debian mirror URL the host uses for ``suite`` (not the security archive)."""
+    """The Debian mirror URL for ``suite`` (not the security archive).
+
+    The host's own sources name the suite when they list it; otherwise (the host lists only
+    bookworm) the same archive URI as bookworm's, which carries every release.
+    """
     override = os.environ.get("FIXENV_TEST_MIRROR")
     if override:
         return override
+    try:
+        return _host_mirror_for(DEBOOTSTRAP_SUITE.get(suite, suite))
+    except RootError:
+        if suite == SUITE:
+            raise
+        return _host_mirror_for(SUITE)
+
+
+def _host_mirror_for(suite: str) -> str:
     candidates: list[str] = []
     for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
         try:
@@ -456,6 +498,27 @@ class Root:
         self.fixenv = FIXENV_BIN
         return FIXENV_BIN
 
+    def install_fixenv_zipapp(self, pyz: Path) -> str:
+        """Install the zipapp: /opt/fixenv.pyz + a /usr/local/bin/fixenv wrapper.
+
+        Runs with the root's own python3 (any >= 3.9).  Returns the wrapper's path.
+        """
+        dest = self.path(ZIPAPP_IN_ROOT)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(pyz, dest)
+        dest.chmod(0o644)
+        self.write(ZIPAPP_BIN, f'#!/bin/sh\nexec python3 {ZIPAPP_IN_ROOT} "$@"\n', mode=0o755)
+        self.fixenv = ZIPAPP_BIN
+        return ZIPAPP_BIN
+
+    def python_xy(self) -> str:
+        """The root's python3 version as ``X.Y`` (asked from the root's interpreter)."""
+        out = self.run(["python3", "-c",
+                        "import sys; print('%d.%d' % sys.version_info[:2])"]).stdout.strip()
+        if not re.fullmatch(r"\d+\.\d+", out):
+            raise RootError(f"python3 in the root printed {out!r} for its version")
+        return out
+
 
 def _check(argv: Sequence[str], timeout: float = 120, **kw) -> subprocess.CompletedProcess:
     res = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, **kw)
@@ -469,65 +532,74 @@ def _check(argv: Sequence[str], timeout: float = 120, **kw) -> subprocess.Comple
 # --------------------------------------------------------------------------- cached roots
 
 
-def base_root() -> Path:
-    """The cached base root, built with debootstrap on first use (~40 s)."""
-    final = cache_dir() / BASE_NAME
+def base_root(suite: str = SUITE) -> Path:
+    """The cached base root of ``suite``, built with debootstrap on first use (~40-90 s)."""
+    name = base_name(suite)
+    final = cache_dir() / name
     if (final / "usr" / "bin" / "python3").exists():
         return final
-    with _locked(BASE_NAME):
+    with _locked(name):
         if (final / "usr" / "bin" / "python3").exists():
             return final
-        mirror = host_mirror()
-        tmp = Path(tempfile.mkdtemp(prefix=f".build-{BASE_NAME}-", dir=cache_dir()))
+        mirror = host_mirror(suite)
+        dists = DEBOOTSTRAP_SUITE.get(suite, suite)
+        tmp = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=cache_dir()))
         try:
-            _log(f"debootstrap {SUITE} from {mirror} into {tmp} (one-off)")
+            _log(f"debootstrap {dists} from {mirror} into {tmp} (one-off)")
             t0 = time.monotonic()
             _check(
                 ["debootstrap", "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES),
-                 SUITE, str(tmp), mirror],
+                 dists, str(tmp), mirror],
                 timeout=DEBOOTSTRAP_TIMEOUT,
             )
+            if suite in VALID_UNTIL_RELAXED:
+                # Only inside this throwaway root, only this one check: the frozen snapshot's
+                # Release is past Valid-Until; signatures are verified as always.
+                conf = tmp / VALID_UNTIL_CONF.lstrip("/")
+                conf.parent.mkdir(parents=True, exist_ok=True)
+                conf.write_text('Acquire::Check-Valid-Until "false";\n')
             # Layers built on an older base are meaningless now.
-            for old in cache_dir().glob(f"{BASE_NAME}+*"):
+            for old in cache_dir().glob(f"{name}+*"):
                 shutil.rmtree(old)
             if final.exists():  # a broken leftover without python3
                 shutil.rmtree(final)
             os.chmod(tmp, 0o755)  # mkdtemp made it 0700; it becomes the root's "/"
             os.rename(tmp, final)
-            _log(f"base root ready in {time.monotonic() - t0:.0f}s")
+            _log(f"{suite} base root ready in {time.monotonic() - t0:.0f}s")
         finally:
             _safe_rmtree(tmp)
     return final
 
 
-def layer(name: str, packages: Sequence[str]) -> list[Path]:
-    """Lower dirs (bottom first) of the base + a cached layer with ``packages`` installed."""
-    base = base_root()
-    final = cache_dir() / f"{BASE_NAME}+{name}"
+def layer(name: str, packages: Sequence[str], suite: str = SUITE) -> list[Path]:
+    """Lower dirs (bottom first) of ``suite``'s base + a cached layer with ``packages``."""
+    base = base_root(suite)
+    full = f"{base_name(suite)}+{name}"
+    final = cache_dir() / full
     if final.is_dir():
         return [base, final]
-    with _locked(f"{BASE_NAME}+{name}"):
+    with _locked(full):
         if final.is_dir():
             return [base, final]
-        _log(f"building layer {name!r}: apt-get install {' '.join(packages)} (one-off)")
+        _log(f"building {suite} layer {name!r}: apt-get install {' '.join(packages)} (one-off)")
         t0 = time.monotonic()
-        root = Root([base], name=f"build-{name}", tmpfs=False)
+        root = Root([base], name=f"build-{suite}-{name}", tmpfs=False)
         try:
             root.apt_install(*packages)
             root.run(["apt-get", "clean"])
-            tmp_final = cache_dir() / f".build-{BASE_NAME}+{name}-{os.getpid()}"
+            tmp_final = cache_dir() / f".build-{full}-{os.getpid()}"
             root.freeze_upper(tmp_final)
             os.rename(tmp_final, final)
         except BaseException:
             root.close()
             raise
-        _log(f"layer {name!r} ready in {time.monotonic() - t0:.0f}s")
+        _log(f"{suite} layer {name!r} ready in {time.monotonic() - t0:.0f}s")
     return [base, final]
 
 
-def compiler_layer() -> list[Path]:
+def compiler_layer(suite: str = SUITE) -> list[Path]:
     """Lower dirs of a root with ``build-essential`` (gcc, g++, make, libc6-dev) installed."""
-    return layer(COMPILER_LAYER, COMPILER_PACKAGES)
+    return layer(COMPILER_LAYER, COMPILER_PACKAGES, suite)
 
 
 # --------------------------------------------------------------------------- wheelhouse
@@ -592,6 +664,46 @@ def wheelhouse() -> Path:
                 if time.time() - old.stat().st_mtime > 6 * 3600:
                     shutil.rmtree(old, ignore_errors=True)
             os.rename(out, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def zipapp() -> Path:
+    """``scripts/build-zipapp.sh`` of this checkout, cached by the wheelhouse's source hash.
+
+    Built from a copy of the checkout, so nothing (dist/, build/) appears in the work tree.
+    """
+    final_dir = cache_dir() / f"zipapp-{_source_hash()}"
+    final = final_dir / "fixenv.pyz"
+    if final.is_file():
+        return final
+    with _locked("zipapp"):
+        if final.is_file():
+            return final
+        _log("building the fixenv zipapp (once per source change)")
+        tmp = Path(tempfile.mkdtemp(prefix=".build-zipapp-", dir=cache_dir()))
+        try:
+            src = tmp / "src"
+            shutil.copytree(
+                REPO, src,
+                ignore=shutil.ignore_patterns(
+                    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__",
+                    ".pytest_cache", "tests"),
+            )
+            out_dir = tmp / "out"
+            out_dir.mkdir()
+            env = dict(os.environ, PYTHON=_wheel_python(), TMPDIR=str(tmp))
+            _check(["bash", str(src / "scripts" / "build-zipapp.sh"),
+                    str(out_dir / "fixenv.pyz")], timeout=900, env=env)
+            if not (out_dir / "fixenv.pyz").is_file():
+                raise RootError("build-zipapp.sh produced no fixenv.pyz")
+            for old in cache_dir().glob("zipapp-*"):  # stale ones, not in use any more
+                if time.time() - old.stat().st_mtime > 6 * 3600:
+                    shutil.rmtree(old, ignore_errors=True)
+            if final_dir.exists():
+                shutil.rmtree(final_dir)
+            os.rename(out_dir, final_dir)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return final
