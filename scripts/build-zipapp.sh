@@ -8,6 +8,8 @@
 #   FIXENV_PIP_ARGS   extra pip arguments, e.g. "--no-index --find-links DIR" offline
 #   FIXENV_ZIPAPP_PY  the oldest Python the archive must run on (default 3.9): pip picks
 #                     dependency versions that support it.
+#   FIXENV_ZIPAPP_VERSION  stamp this version into the archive (`fixenv --version` prints it),
+#                     e.g. 0.1.0+site.3 for a locally patched build; default: the checkout's.
 #
 # Dependencies are resolved as pure-Python wheels for FIXENV_ZIPAPP_PY, so the archive does
 # not depend on the builder's Python version. PyYAML's optional C accelerator is dropped
@@ -21,6 +23,7 @@ out="${1:-$repo/dist/fixenv.pyz}"
 case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
 py="${PYTHON:-python3}"
 min_py="${FIXENV_ZIPAPP_PY:-3.9}"
+stamp="${FIXENV_ZIPAPP_VERSION:-}"
 read -r -a pip_args <<<"${FIXENV_PIP_ARGS:-}"
 
 say() { printf 'build-zipapp: %s\n' "$*" >&2; }
@@ -42,6 +45,14 @@ for item in pyproject.toml README.md LICENSE setup.cfg setup.py MANIFEST.in fixe
     [ -e "$repo/$item" ] && cp -R "$repo/$item" "$work/src/"
 done
 find "$work/src" -name __pycache__ -prune -exec rm -rf {} +
+if [ -n "$stamp" ]; then
+    # PEP 440 (public version, optional +local label), so pip and `--version` agree.
+    printf '%s' "$stamp" | grep -Eq '^[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?(\+[a-z0-9]+(\.[a-z0-9]+)*)?$' \
+        || die "FIXENV_ZIPAPP_VERSION=$stamp is not a PEP 440 version (e.g. 0.1.0+site.3)"
+    # Only the copy is edited: the version line of [project] and fixenv.__version__.
+    sed -i -E "s/^version = \"[^\"]*\"/version = \"$stamp\"/" "$work/src/pyproject.toml"
+    sed -i -E "s/^__version__ = \"[^\"]*\"/__version__ = \"$stamp\"/" "$work/src/fixenv/__init__.py"
+fi
 say "building the fixenv wheel with $("$py" -c 'import sys; print(sys.executable)')"
 "$py" -m pip wheel -q --disable-pip-version-check --no-deps ${pip_args[@]+"${pip_args[@]}"} \
     --wheel-dir "$work/wheel" "$work/src" >&2
@@ -99,7 +110,20 @@ from fixenv.__main__ import main  # noqa: E402
 main()
 EOF
 
+# Reproducible: the same sources and dependency versions give the same bytes, so a deploy
+# that compares checksums (the Ansible role, the pyinfra deploy) copies nothing after a
+# rebuild that changed nothing. pip records the temporary wheel paths in direct_url.json
+# (dropped, with its RECORD line); every entry gets one timestamp (SOURCE_DATE_EPOCH, or
+# 1980-01-01, the oldest a zip can hold).
+find "$work/app" -path '*.dist-info/direct_url.json' -delete
+find "$work/app" -path '*.dist-info/RECORD' -exec sed -i '/\.dist-info\/direct_url\.json,/d' {} +
+find "$work/app" -exec touch -h -d "@${SOURCE_DATE_EPOCH:-315532800}" {} +
+
 mkdir -p "$(dirname "$out")"
 "$py" -m zipapp "$work/app" --output "$out.tmp" --python "/usr/bin/env python3" --compress
+if [ -n "$stamp" ]; then
+    got="$("$py" -I "$out.tmp" --version 2>&1)" || die "the archive does not run: $got"
+    [ "$got" = "fixenv $stamp" ] || { rm -f "$out.tmp"; die "the archive says '$got', not 'fixenv $stamp'"; }
+fi
 mv -f "$out.tmp" "$out"
 say "wrote $out ($(du -k "$out" | cut -f1) KiB): $(find "$work/app" -maxdepth 1 -name '*.dist-info' -printf '%f\n' | sed 's/\.dist-info$//' | sort | tr '\n' ' ')"
