@@ -106,3 +106,43 @@ def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
     return VerifyResult(exe, tuple(checks))
+
+
+# --------------------------------------------------------------------------- consumers (issue 14)
+
+
+def build_env_check(facts: Mapping[str, Any], runner: Runner) -> Check:
+    """The environment problems beyond headers (fixenv/facts/buildenv.py), with the C++17
+    probe that detection skips (it starts the compiler)."""
+    from fixenv.facts import buildenv
+
+    group = dict(facts.get("buildenv") or {})
+    if group.get("cxx17") is None:
+        group["cxx17"] = buildenv.probe_cxx17(facts["compilers"].get("cxx"), runner)
+    problems = buildenv.problems(group)
+    if not problems:
+        return Check("build-env", True, "temp and cache dirs exec-capable; CC/CXX usable%s" % (
+            "; C++ compiler accepts -std=c++17" if group["cxx17"] else ""))
+    return Check("build-env", False, "; ".join(problems), fix_hint(facts))
+
+
+def with_consumers(result: VerifyResult, facts: Mapping[str, Any], runner: Runner,
+                   spec: Optional[str] = None, *, env: Optional[Mapping[str, str]] = None,
+                   timeout: Optional[float] = None) -> VerifyResult:
+    """`result` plus the build-env check and one `consumer:<name>` check per consumer the
+    target can import (`spec`: "torch,pip", or None/"all" for every one found). `env`: what
+    the checks run with on top of this process's environment (apply: a new shell's)."""
+    from fixenv import consumers
+
+    own_ok = result.ok
+    found = consumers.find(facts, runner)
+    names, missing = consumers.select(spec, found)
+    checks: List[Check] = [build_env_check(facts, runner)]
+    if not found and not missing:
+        checks.append(Check("consumers", True, "no consumers installed for %s (none of %s is "
+                                               "importable)" % (result.python,
+                                                                ", ".join(consumers.NAMES))))
+    checks += list(consumers.run(facts, names, runner, timeout or consumers.TIMEOUT, env=env,
+                                 own_ok=own_ok))
+    checks += list(consumers.not_found(missing))
+    return VerifyResult(result.python, tuple(result.checks) + tuple(checks), result.skipped)

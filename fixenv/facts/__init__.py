@@ -19,6 +19,7 @@ import os
 from typing import Any, Dict, List, Mapping, Optional
 
 from fixenv.errors import InputError
+from fixenv.facts import buildenv as _buildenv
 from fixenv.facts import compilers as _compilers
 from fixenv.facts import osinfo, provider
 from fixenv.facts import python as _python
@@ -63,6 +64,7 @@ def gather(runner: Runner, python: Optional[str] = None,
         "python": py,
         "compilers": _compilers.detect_compilers(env),
         "env": {"CPATH": env.get("CPATH")},
+        "buildenv": _buildenv.detect(env, system=str(os_facts.get("system")), root=bool(is_root)),
     }
     return _values.check(normalize(facts), "the probe of %s" % target)
 
@@ -145,6 +147,11 @@ def normalize(facts: Facts) -> Facts:
     facts.setdefault("system_manager", next(
         (m for m in facts["managers"] if m in osinfo.SYSTEM_MANAGERS.get(osf["family"], [])), None))
     facts["env"].setdefault("CPATH", None)
+    # a facts file without the group: nothing known beyond headers (never this machine's)
+    be = facts.setdefault("buildenv", {})
+    for key, empty in (("noexec", []), ("exec_dir", None), ("compiler_env", []),
+                       ("fix_env", {}), ("openmp", None), ("cxx17", None)):
+        be.setdefault(key, empty)
     if "cpath" not in facts:
         from fixenv.cpath import update_facts
         update_facts(facts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Dict
 
-from fixenv.kinds import command, env, packages, rootless, verify
+from fixenv.kinds import buildenv, command, env, packages, rootless, verify
 
 KINDS: Dict[str, ModuleType] = {
     "packages": packages,
@@ -18,4 +18,5 @@ KINDS: Dict[str, ModuleType] = {
     "command": command,
     "verify": verify,
     "rootless": rootless,
+    "buildenv": buildenv,
 }

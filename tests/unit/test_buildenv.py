@@ -1,0 +1,163 @@
+"""Issue 14: the build environment beyond headers (fixenv/facts/buildenv.py) and its step kind
+(fixenv/kinds/buildenv.py): noexec temp/cache dirs, CC/CXX naming no compiler, C++17, OpenMP."""
+from __future__ import annotations
+
+import os
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+
+from fixenv.facts import buildenv
+from fixenv.kinds import buildenv as kind
+from fixenv.runner import Runner
+
+NOEXEC = getattr(os, "ST_NOEXEC", 8)
+
+
+def fake_statvfs(noexec_prefixes):
+    def statvfs(path):
+        bad = any(path == p or path.startswith(p.rstrip("/") + "/") for p in noexec_prefixes)
+        return SimpleNamespace(f_flag=NOEXEC if bad else 0)
+    return statvfs
+
+
+def which_from(table):
+    return lambda name: table.get(name)
+
+
+WHICH = which_from({"gcc": "/usr/bin/gcc", "g++": "/usr/bin/g++", "cc": "/usr/bin/cc"})
+
+
+def test_a_noexec_tmpdir_is_found_and_var_tmp_planned_for_root(tmp_path):
+    tmpdir = tmp_path / "scratch"
+    tmpdir.mkdir()
+    env = {"TMPDIR": str(tmpdir), "HOME": str(tmp_path / "home")}
+    got = buildenv.detect(env, root=True, which=WHICH, statvfs=fake_statvfs([str(tmpdir)]))
+    assert got["noexec"] == [{"what": "TMPDIR", "path": str(tmpdir)}]
+    assert got["exec_dir"] == "/var/tmp"
+    assert got["fix_env"] == {"TMPDIR": {"from": str(tmpdir), "to": "/var/tmp",
+                                         "why": "%s is mounted noexec" % tmpdir}}
+    assert buildenv.problems(got)[0].startswith("%s (TMPDIR) is mounted noexec" % tmpdir)
+
+
+def test_nothing_noexec_means_nothing_to_fix(tmp_path):
+    env = {"HOME": str(tmp_path)}
+    got = buildenv.detect(env, which=WHICH, statvfs=fake_statvfs([]))
+    assert got["noexec"] == [] and got["fix_env"] == {} and got["compiler_env"] == []
+    assert buildenv.problems(got) == []
+
+
+def test_a_user_gets_a_dir_under_the_cache_and_triton_cache_moved():
+    from pathlib import Path
+    home = Path("/home/fixenv-test-user")  # need not exist: its parent's mount decides
+    env = {"HOME": str(home), "TRITON_CACHE_DIR": "/tmp/fixenv-test-triton"}
+    got = buildenv.detect(env, root=False, which=WHICH, statvfs=fake_statvfs(["/tmp"]))
+    exec_dir = str(home / ".cache" / "fixenv-tmp")
+    assert got["exec_dir"] == exec_dir
+    assert got["fix_env"]["TMPDIR"]["to"] == exec_dir
+    assert got["fix_env"]["TMPDIR"]["from"] == ""  # unset: /tmp was the temp dir
+    assert got["fix_env"]["TRITON_CACHE_DIR"] == {
+        "from": "/tmp/fixenv-test-triton", "to": exec_dir + "/triton-cache",
+        "why": "/tmp/fixenv-test-triton is mounted noexec"}
+
+
+def test_the_real_statvfs_reads_a_real_mount():
+    # /proc is mounted noexec on Linux (nosuid,nodev,noexec); / is not, on this test machine
+    if not os.path.ismount("/proc") or getattr(os, "ST_NOEXEC", None) is None:
+        pytest.skip("no /proc mount")
+    opts = open("/proc/mounts").read()
+    proc_line = next(ln for ln in opts.splitlines() if ln.split()[1] == "/proc")
+    assert buildenv.is_noexec("/proc/self") is ("noexec" in proc_line.split()[3].split(","))
+    assert buildenv.is_noexec("/definitely/not/here") is buildenv.is_noexec("/")
+
+
+@pytest.mark.parametrize("var,value,problem", [
+    ("CC", "gcc-99", "CC=gcc-99: no such program"),
+    ("CC", "python3", "CC=python3 is not a C compiler"),
+    ("CXX", "gcc", "CXX=gcc is a C compiler driver"),
+    ("CXX", "/nope/bin/g++", "CXX=/nope/bin/g++: no such program"),
+])
+def test_cc_and_cxx_that_name_no_usable_compiler(var, value, problem):
+    which = which_from({"gcc": "/usr/bin/gcc", "g++": "/usr/bin/g++", "python3": "/usr/bin/python3"})
+    got = buildenv.detect({var: value, "HOME": "/root"}, which=which, statvfs=fake_statvfs([]))
+    assert [c["var"] for c in got["compiler_env"]] == [var]
+    assert got["compiler_env"][0]["problem"].startswith(problem)
+    want = "/usr/bin/gcc" if var == "CC" else "/usr/bin/g++"
+    assert got["fix_env"][var]["to"] == want and got["fix_env"][var]["from"] == value
+
+
+@pytest.mark.parametrize("value", ["gcc", "ccache gcc", "x86_64-linux-gnu-gcc-12 -O2",
+                                   "/usr/bin/gcc"])
+def test_usable_cc_values_are_left_alone(value):
+    which = which_from({"gcc": "/usr/bin/gcc", "ccache": "/usr/bin/ccache",
+                        "x86_64-linux-gnu-gcc-12": "/usr/bin/x86_64-linux-gnu-gcc-12"})
+    if value.startswith("/") and not os.access(value, os.X_OK):
+        pytest.skip("no /usr/bin/gcc here")
+    got = buildenv.detect({"CC": value, "HOME": "/root"}, which=which, statvfs=fake_statvfs([]))
+    assert got["compiler_env"] == []
+
+
+def test_openmp_on_macos_only():
+    mac = buildenv.detect({"HOME": "/Users/a"}, system="Darwin", which=WHICH,
+                          statvfs=fake_statvfs([]), isfile=lambda p: False)
+    assert mac["openmp"] is False
+    assert "no OpenMP for clang" in buildenv.problems(mac)[0]
+    brewed = buildenv.detect({"HOME": "/Users/a"}, system="Darwin", which=WHICH,
+                             statvfs=fake_statvfs([]),
+                             isfile=lambda p: p == "/opt/homebrew/opt/libomp/include/omp.h")
+    assert brewed["openmp"] is True
+    linux = buildenv.detect({"HOME": "/root"}, which=WHICH, statvfs=fake_statvfs([]))
+    assert linux["openmp"] is None
+
+
+def test_cxx17_probe_runs_the_real_compiler(tmp_path):
+    gxx = subprocess.run(["sh", "-c", "command -v g++"], capture_output=True, text=True)
+    if gxx.returncode:
+        pytest.skip("no g++")
+    assert buildenv.probe_cxx17(gxx.stdout.strip(), Runner()) is True
+    # a "compiler" that rejects the flag, as an old g++ 4.8 does
+    old = tmp_path / "g++-4.8"
+    old.write_text("#!/bin/sh\necho \"g++: error: unrecognized command line option "
+                   "'-std=c++17'\" >&2\nexit 1\n")
+    old.chmod(0o755)
+    assert buildenv.probe_cxx17(str(old), Runner()) is False
+    assert buildenv.probe_cxx17(None, Runner()) is None
+
+
+# --------------------------------------------------------------------------- the snippets
+
+
+def _sh(snippet, env):
+    return subprocess.run(["sh", "-c", snippet + 'printf "%s|%s" "${TMPDIR-}" "${CC-}"'],
+                          env=env, capture_output=True, text=True).stdout
+
+
+def test_the_sh_chunk_replaces_only_the_bad_value(tmp_path):
+    chunk = kind.sh_chunk("TMPDIR", "/mnt/noexec", "/var/tmp", "noexec", mkdir=False)
+    assert _sh(chunk, {"TMPDIR": "/mnt/noexec"}) == "/var/tmp|"
+    assert _sh(chunk, {"TMPDIR": "/home/me/tmp"}) == "/home/me/tmp|"  # the user's later choice
+    unset = kind.sh_chunk("TMPDIR", "", str(tmp_path / "t"), "why", mkdir=True)
+    assert _sh(unset, {}) == str(tmp_path / "t") + "|"
+    assert (tmp_path / "t").is_dir()  # made by the snippet
+    cc = kind.sh_chunk("CC", "gcc-99", "/usr/bin/gcc", "no such program", mkdir=False)
+    assert _sh(cc + unset, {"CC": "gcc-99"}).endswith("|/usr/bin/gcc")
+
+
+def test_a_second_fix_keeps_the_first_in_the_block():
+    a = {"TMPDIR": kind.sh_chunk("TMPDIR", "", "/var/tmp", "noexec", False)}
+    text = kind.merged("export FOO=1\n", a)
+    assert text.startswith("export FOO=1\n\n" + kind.BEGIN)
+    b = {"CC": kind.sh_chunk("CC", "x", "/usr/bin/gcc", "bad", False)}
+    text2 = kind.merged(text, b)
+    assert set(kind.chunks(text2)) == {"TMPDIR", "CC"}
+    assert text2.count(kind.BEGIN) == 1 and text2.startswith("export FOO=1\n")
+    assert kind.merged(text2, b) == text2  # idempotent
+    # the CPATH block's markers are not ours: it is never matched or replaced
+    from fixenv import profile
+    assert profile.find_block(text2) is None
+
+
+def test_quotes_in_a_facts_value_are_refused():
+    with pytest.raises(ValueError):
+        kind.sh_chunk("TMPDIR", "/x'; rm -rf / #", "/var/tmp", "why", False)
