@@ -92,6 +92,9 @@ def playbooks(as_json: bool = JsonOpt) -> None:
     _out(rows, as_json, "\n".join("%-16s %s" % (r["name"], r["description"]) for r in rows))
 
 
+ConsumersOpt = typer.Option(None, "--consumers", metavar="[all|NAMES]",
+                            help="Also build with the consumers the target has: torch.compile, "
+                                 "Triton, pip, cffi, Cython (all found, or e.g. torch,pip).")
 RootlessOpt = typer.Option(False, "--rootless",
                            help="Fetch headers without root into the user's data dir and set "
                                 "CPATH (automatic when not root and `sudo -n` is refused).")
@@ -139,29 +142,36 @@ def apply(
     jsonl: bool = typer.Option(False, "--jsonl", help="The event stream on stdout (--events -)."),
     _verbose: bool = VerboseOpt, _quiet: bool = QuietOpt,
     rootless: bool = RootlessOpt,
+    consumers: Optional[str] = ConsumersOpt,
 ) -> None:
     """Run the plan (installs headers and a compiler as needed), then verify."""
     raise typer.Exit(core.apply(yes=yes, python=python, playbook=playbook, as_json=as_json,
-                                events=events, jsonl=jsonl, rootless=rootless is True))
+                                events=events, jsonl=jsonl, rootless=rootless is True,
+                                consumers=consumers))
 
 
 @app.command("verify")
 def verify_cmd(python: Optional[str] = PythonOpt, as_json: bool = JsonOpt,
-               _verbose: bool = VerboseOpt, _quiet: bool = QuietOpt) -> None:
+               _verbose: bool = VerboseOpt, _quiet: bool = QuietOpt,
+               consumers: Optional[str] = ConsumersOpt) -> None:
     """Build and import a C extension with the target Python; fail if it does not work."""
-    raise typer.Exit(core.verify(python, as_json))
+    raise typer.Exit(core.verify(python, as_json, consumers))
 
 
 @app.command()
 def doctor(python: Optional[str] = PythonOpt, playbook: Optional[str] = PlaybookOpt,
            as_json: bool = JsonOpt, _verbose: bool = VerboseOpt,
-           _quiet: bool = QuietOpt) -> None:
+           _quiet: bool = QuietOpt,
+           deep: bool = typer.Option(False, "--deep", help="Also run the consumer checks "
+                                     "(torch.compile, Triton, pip, cffi, Cython) and the "
+                                     "-std=c++17 probe.")) -> None:
     """Check the target Python, headers, compilers and a test build; say how to fix each."""
     from fixenv.commands.doctor import doctor as run_doctor, render
     from fixenv.ui import Out, Progress, verbosity
 
     progress = Progress(verbosity=-1)  # a spinner on a terminal; nothing otherwise
-    report = run_doctor(python, playbook, progress=progress if progress.live else None)
+    report = run_doctor(python, playbook, progress=progress if progress.live else None,
+                        deep=deep)
     progress.close()
     if as_json:
         _out(report.to_json(), True, "")
@@ -254,6 +264,10 @@ def reset(keep_sysroot: bool = typer.Option(False, "--keep-sysroot",
 def run(argv: Optional[List[str]] = None) -> int:
     """Entry point: run the app and map every outcome to a documented exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if "--consumers" in args:  # a bare --consumers means all of them
+        from fixenv.consumers import bare_flag
+
+        args = bare_flag(args)
     debug = "--debug" in args
     try:
         rc = app(args=args, prog_name="fixenv", standalone_mode=False)

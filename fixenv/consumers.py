@@ -75,9 +75,9 @@ def version(dist):
     except Exception:
         return ""
 mods = {"torch": "torch", "triton": "triton", "pip": "pip", "setuptools": "setuptools",
-        "cffi": "cffi", "cython": "Cython", "distutils": "distutils"}
+        "cffi": "cffi", "cython": "Cython", "distutils": "distutils", "wheel": "wheel"}
 dists = {"torch": "torch", "triton": "triton", "pip": "pip", "setuptools": "setuptools",
-         "cffi": "cffi", "cython": "Cython"}
+         "cffi": "cffi", "cython": "Cython", "wheel": "wheel"}
 out = {}
 for key, mod in mods.items():
     if has(mod):
@@ -106,12 +106,29 @@ def usable(inv: Mapping[str, str]) -> List[str]:
     for name in NAMES:
         if name not in inv:
             continue
-        if name == "pip" and "setuptools" not in inv:
-            continue  # pip builds a setup.py project with setuptools
+        if name == "pip" and not (_has_bdist_wheel(inv)):
+            continue  # pip builds the setup.py project with setuptools' bdist_wheel
         if name in ("cffi", "cython") and not build:
             continue
         out.append(name)
     return out
+
+
+def _version_tuple(text: str) -> Tuple[int, ...]:
+    out = []
+    for part in text.split(".")[:3]:
+        digits = re.match(r"\d+", part)
+        out.append(int(digits.group(0)) if digits else 0)
+    return tuple(out)
+
+
+def _has_bdist_wheel(inv: Mapping[str, str]) -> bool:
+    """setuptools >= 70.1 has bdist_wheel itself; older ones need the `wheel` package
+    (without it `pip wheel --no-build-isolation` fails with "invalid command 'bdist_wheel'",
+    which is no build-environment problem)."""
+    if "setuptools" not in inv:
+        return False
+    return "wheel" in inv or _version_tuple(inv["setuptools"]) >= (70, 1)
 
 
 def find(facts: Mapping[str, Any], runner: Runner) -> List[str]:
@@ -318,7 +335,7 @@ def diagnose(name: str, output: str, facts: Mapping[str, Any], own_ok: Optional[
     if problems:
         return ("still wrong: " + "; ".join(problems), apply_cmd)
     return ("not recognised by `fixenv explain`: the failure is not in the build "
-            "environment fixenv manages (see the output above)", None)
+            "environment fixenv manages (its output follows)", None)
 
 
 def run_one(name: str, facts: Mapping[str, Any], runner: Runner, *, timeout: float = TIMEOUT,
@@ -338,13 +355,14 @@ def run_one(name: str, facts: Mapping[str, Any], runner: Runner, *, timeout: flo
     out = res.output
     mark = [ln for ln in res.stdout.splitlines() if ln.startswith(OK_MARK)]
     if res.ok and mark:
-        return ConsumerCheck("consumer:" + name, True, mark[-1][len(OK_MARK):], None, seconds)
+        return ConsumerCheck("consumer:" + name, True, "%s (%.1f s)" % (
+            mark[-1][len(OK_MARK):], seconds), None, seconds)
     if res.rc == 124:
         head = "%s check timed out after %ss" % (name, int(timeout))
     else:
         head = "%s failed (exit %d)" % (name, res.rc)
     still, fix = diagnose(name, out, facts, own_ok, explain_fn)
-    detail = "%s: %s\n%s" % (head, still, _tail(out))
+    detail = "%s after %.1f s: %s\n%s" % (head, seconds, still, _tail(out))
     return ConsumerCheck("consumer:" + name, False, detail.rstrip(), fix, seconds)
 
 
@@ -373,4 +391,14 @@ def env_after_apply(facts: Mapping[str, Any]) -> Dict[str, str]:
     cp = facts.get("cpath") or {}
     if cp.get("dirs") and cp.get("value"):
         out["CPATH"] = str(cp["value"])
+    return out
+
+
+def bare_flag(argv: Sequence[str]) -> List[str]:
+    """`--consumers` with no value (last, or followed by an option) means all found: spelled
+    `--consumers=all` for the parsers, which need a value."""
+    out = list(argv)
+    for i, a in enumerate(out):
+        if a == "--consumers" and (i + 1 >= len(out) or out[i + 1].startswith("-")):
+            out[i] = "--consumers=all"
     return out

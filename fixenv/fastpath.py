@@ -24,9 +24,9 @@ COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, str]]] = {
     "apply": ({"--yes": "yes", "-y": "yes", "--json": "as_json", "--jsonl": "jsonl",
                "--rootless": "rootless"},
               {"--python": "python", "-p": "python", "--playbook": "playbook",
-               "--events": "events"}),
+               "--events": "events", "--consumers": "consumers"}),
     "verify": ({"--json": "as_json"},
-               {"--python": "python", "-p": "python"}),
+               {"--python": "python", "-p": "python", "--consumers": "consumers"}),
 }
 # -v/-q are accepted after these commands too (as the Typer app does)
 VERBOSITY_AFTER = {"plan", "apply", "verify"}
@@ -69,6 +69,10 @@ def parse(argv: Sequence[str]) -> Optional[Tuple[str, Dict[str, Any], Dict[str, 
 
 def run(argv: List[str]) -> Optional[int]:
     """Run argv if this parser understands it; None means "use the Typer app"."""
+    if "--consumers" in argv:  # a bare --consumers means all of them
+        from fixenv.consumers import bare_flag
+
+        argv = bare_flag(argv)
     parsed = parse(argv)
     if parsed is None:
         return None

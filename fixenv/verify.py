@@ -146,3 +146,54 @@ def with_consumers(result: VerifyResult, facts: Mapping[str, Any], runner: Runne
                                  own_ok=own_ok))
     checks += list(consumers.not_found(missing))
     return VerifyResult(result.python, tuple(result.checks) + tuple(checks), result.skipped)
+
+
+def after_apply(recap: Any, python: Optional[str], spec: Optional[str]) -> Any:
+    """`fixenv apply --consumers`: the consumer checks after apply's own verification, with
+    what a new shell has after the changes (CPATH, the build-env variables): this process's
+    environment predates them. Not run when apply's verification did not run or failed to
+    start; Ctrl-C keeps the recap and marks it interrupted."""
+    import dataclasses
+
+    from fixenv import consumers
+    from fixenv.facts import buildenv, gather
+    from fixenv.runner import RecordingRunner
+
+    if recap.verify is None or recap.verify.skipped or recap.interrupted:
+        return recap
+    facts = gather(RecordingRunner(), python)
+    env = consumers.env_after_apply(facts)
+    if env:
+        merged = dict(os.environ)
+        merged.update(env)
+        facts = dict(facts)
+        facts["buildenv"] = buildenv.detect(merged, system=str(facts["os"].get("system")),
+                                            root=bool(facts["privilege"].get("root")))
+    try:
+        result = with_consumers(recap.verify, facts, Runner(), spec, env=env or None)
+    except KeyboardInterrupt:
+        return dataclasses.replace(recap, interrupted=True)
+    return dataclasses.replace(recap, verify=result)
+
+
+def consumer_report(facts: Mapping[str, Any], result: VerifyResult, runner: Runner, *,
+                    deep: bool = False, progress: Any = None) -> List[Check]:
+    """What `fixenv doctor` shows of the consumers: one line naming those found (or that
+    there are none); with `deep`, the build-env check and each consumer's check instead."""
+    from fixenv import consumers
+
+    inv = consumers.inventory(facts, runner)
+    found = consumers.usable(inv)
+    listed = ", ".join(("%s %s" % (n, inv[n])).strip() for n in found)
+    if not found:
+        return [Check("consumers", True, "no consumers installed for %s (none of %s)"
+                      % (result.python, ", ".join(consumers.NAMES)))]
+    if not deep:
+        return [Check("consumers", True, "found %s; `fixenv doctor --deep` builds with them"
+                      % listed)]
+    if progress is not None:
+        progress.phase("building with %s" % ", ".join(found))
+    out: List[Check] = [build_env_check(facts, runner),
+                        Check("consumers", True, "found %s" % listed)]
+    out += list(consumers.run(facts, found, runner, consumers.TIMEOUT, own_ok=result.ok))
+    return out

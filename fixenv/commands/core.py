@@ -136,7 +136,7 @@ def confirm(yes: bool, n: int) -> None:
 
 def apply(yes: bool = False, python: Optional[str] = None, playbook: Optional[str] = None,
           as_json: bool = False, events: Optional[str] = None, jsonl: bool = False,
-          rootless: bool = False) -> int:
+          rootless: bool = False, consumers: Optional[str] = None) -> int:
     from fixenv.engine import apply_plan
     from fixenv.model import Recap, StepOutcome
     from fixenv.runner import RecordingRunner, Runner
@@ -163,6 +163,10 @@ def apply(yes: bool = False, python: Optional[str] = None, playbook: Optional[st
                 recap = Recap(recap.steps, verify(facts, Runner()), recap.interrupted)
             except KeyboardInterrupt:  # Ctrl-C while verifying: still the recap, exit 130
                 recap = Recap(recap.steps, None, True)
+        if consumers is not None:  # issue 14: the consumers' own builds, after fixenv's
+            from fixenv.verify import after_apply
+
+            recap = after_apply(recap, python, consumers)
         fb.finish(recap)
     if not recap.ok:
         from fixenv.lock import exit_code  # 130 interrupted, 6 a lock timed out, else 1
@@ -171,11 +175,17 @@ def apply(yes: bool = False, python: Optional[str] = None, playbook: Optional[st
     return errors.OK
 
 
-def verify(python: Optional[str] = None, as_json: bool = False) -> int:
+def verify(python: Optional[str] = None, as_json: bool = False,
+           consumers: Optional[str] = None) -> int:
     from fixenv.runner import Runner
     from fixenv.verify import verify as run_verify
 
-    result = run_verify(gather_facts(python), Runner())
+    facts = gather_facts(python)
+    result = run_verify(facts, Runner())
+    if consumers is not None:  # issue 14: torch.compile, Triton, pip, cffi, Cython too
+        from fixenv.verify import with_consumers
+
+        result = with_consumers(result, facts, Runner(), consumers)
     if as_json:
         out_json(result.to_json())
     else:

@@ -270,8 +270,9 @@ def compiler_versions(facts: Mapping[str, Any], runner: Any) -> Dict[str, str]:
 
 
 def doctor(python: Optional[str], playbook: Optional[str] = None,
-           progress: Any = None) -> DoctorReport:
-    """Detect, plan (read-only) and verify. Changes nothing on the machine."""
+           progress: Any = None, deep: bool = False) -> DoctorReport:
+    """Detect, plan (read-only) and verify. Changes nothing on the machine. Lists the
+    consumers found (torch, triton, pip, cffi, cython); `deep` runs their checks."""
     from fixenv.engine import load_playbook, make_plan
     from fixenv.facts import gather
     from fixenv.runner import RecordingRunner
@@ -290,10 +291,30 @@ def doctor(python: Optional[str], playbook: Optional[str] = None,
         # (nothing it runs is mutating) and refuses anything that would change the machine.
         result = verify(facts, runner)
         versions = compiler_versions(facts, runner)
+        from fixenv.verify import consumer_report
+
+        extra = consumer_report(facts, result, runner, deep=deep, progress=progress)
     finally:
         if progress is not None:
             progress.phase_done()
-    return build_report(facts, result, plan, playbook=playbook, compiler_versions=versions)
+    report = build_report(facts, result, plan, playbook=playbook, compiler_versions=versions)
+    return consumer_checks(report, extra, plan)
+
+
+def consumer_checks(report: DoctorReport, checks: Sequence[Any], plan: Plan) -> DoctorReport:
+    """The report with the consumer lines (issue 14) after its own checks; a failed consumer
+    fails the report, with the check's own fix or else the plan's."""
+    import dataclasses
+
+    rows = []
+    for c in checks:
+        if c.ok:
+            rows.append(DoctorCheck(c.name, OK, c.detail))
+        else:
+            fix = c.fix or report.fix
+            rows.append(DoctorCheck(c.name, FAIL, c.detail, True, fix,
+                                    report.fix_commands if fix == report.fix else ()))
+    return dataclasses.replace(report, checks=tuple(report.checks) + tuple(rows))
 
 
 # --------------------------------------------------------------------------- text
