@@ -27,7 +27,7 @@ import ast
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from fixenv.errors import InputError
@@ -50,7 +50,10 @@ SITE = re.compile(r"(?P<prefix>(?:/|~/)[^\"'\s]*?)/lib/python(?P<xy>\d+\.\d+)[a-
                   r"(?P<kind>site|dist)-packages/")
 # Inductor's warning before it compiles: "UserWarning: Can't find Python.h in /usr/include/python3.11"
 WARNED_INCLUDE = re.compile(r"Can't find Python\.h in ((?:/|[A-Za-z]:\\)\S*)")
-LOOSE_PY_INCLUDE = re.compile(r"-I\s?((?:/|~/)[^\s'\",]*/include/python\d+\.\d+[a-z]*)(?=[\s'\",]|$)")
+LOOSE_PY_INCLUDE = re.compile(r"-I\s?((?:/|~/)[^\s'\",]*/(?:include/python\d+\.\d+[a-z]*|Headers))"
+                              r"/?(?=[\s'\",]|$)")
+# A Windows build's Python version: cp312-win_amd64 (.pyd tag), -lpython312, python312.lib
+WIN_VERSION = re.compile(r"\bcp(3)(\d{1,2})-win|-lpython(3)(\d{1,2})\b|\bpython(3)(\d{1,2})\.lib\b")
 SOURCE_EXT = (".c", ".cc", ".cpp", ".cxx", ".c++", ".m", ".mm")
 FIXING_CLASSES = ("no-compiler", "missing-python-header", "missing-libpython", "missing-openmp")
 
@@ -86,6 +89,11 @@ class Rules:
     advice: Dict[str, str]
     # any line without one of these substrings cannot match anything: skipped in one search
     prefilter: "re.Pattern[str]"
+    source_tools: Tuple[Tuple[str, "re.Pattern[str]"], ...] = ()
+    platforms: Tuple[Tuple[str, Tuple[str, ...], "re.Pattern[str]"], ...] = ()
+    environments: Tuple[Tuple[str, "re.Pattern[str]"], ...] = ()
+    compiler_lines: Tuple["re.Pattern[str]", ...] = ()
+    header_advice: Dict[str, str] = field(default_factory=dict)
 
 
 def rules_path() -> str:
@@ -139,11 +147,20 @@ def load_rules(path: Optional[str] = None) -> Rules:
             raise InputError("%s: origin %r: regex lacks group(s) %s"
                              % (where, o.get("origin"), ", ".join(sorted(missing))))
         origins.append(dict(o, regex=rx))
+    source_tools = tuple((str(t["tool"]), compiled(t, "source tool"))
+                         for t in data.get("source_tools") or [])
+    platforms = tuple((str(p["platform"]), needles(p), compiled(p, "platform"))
+                      for p in data.get("platforms") or [])
+    environments = tuple((str(e["env"]), compiled(e, "environment"))
+                         for e in data.get("environments") or [])
+    compiler_lines = tuple(compiled(c, "compiler line") for c in data.get("compiler_lines") or [])
     every = {n for r in failures for n in r.needle} | {n for t in tools for n in t[2]}
-    every |= {"-packages/", "Can't find Python.h", "-I", "Command:"}
+    every |= {n for p in platforms for n in p[1]}
+    every |= {"-packages/", "Can't find Python.h", "-I", "Command:", "failed with exit"}
     prefilter = re.compile("|".join(re.escape(n) for n in sorted(every, key=len, reverse=True)))
     rules = Rules(classes, tuple(failures), tools, tuple(origins),
-                  dict(data.get("advice") or {}), prefilter)
+                  dict(data.get("advice") or {}), prefilter, source_tools, platforms,
+                  environments, compiler_lines, dict(data.get("header_advice") or {}))
     if path is None:
         _RULES = rules
     return rules
@@ -166,7 +183,10 @@ def read_log(raw: bytes) -> List[str]:
     if "\x1b" in text:
         text = ANSI.sub("", text)
     lines = []
-    for line in text.replace("\r\n", "\n").split("\n"):
+    text = text.replace("\r\n", "\n")
+    if text.endswith("\n"):  # "a\nb\n" is two lines, not three
+        text = text[:-1]
+    for line in (text.split("\n") if text else []):
         if "\r" in line:  # a progress bar redrawn in place: what the terminal showed last
             parts = [p for p in line.split("\r") if p.strip()]
             line = parts[-1] if parts else ""
@@ -216,11 +236,14 @@ class LogPython:
     advice: str
     env_prefix: Optional[str] = None  # a venv/site prefix seen in a traceback
     detail: Tuple[Tuple[str, str], ...] = ()
+    # what sits on top of that Python: "venv", "user-site" (pip --user), "build-isolation"
+    env: Optional[str] = None
+    compiler_advice: str = ""
 
     def to_json(self) -> Dict[str, Any]:
         return {"version": self.version, "abiflags": self.abiflags, "include": self.include,
                 "prefix": self.prefix, "origin": self.origin, "describe": self.describe,
-                "env_prefix": self.env_prefix, **dict(self.detail)}
+                "env": self.env, "env_prefix": self.env_prefix, **dict(self.detail)}
 
 
 @dataclass(frozen=True)
@@ -234,6 +257,8 @@ class LogFacts:
     header: Optional[str]
     python: Optional[LogPython]
     lines: int
+    platform: Optional[str] = None  # "windows", "macos", "linux" or None (the log does not say)
+    swallowed: Optional[str] = None  # an empty `-I` swallowed this flag
 
     @property
     def tool(self) -> Optional[str]:
@@ -247,7 +272,8 @@ class LogFacts:
         return {"tool": self.tool, "tools": list(self.tools), "compiler": self.compiler,
                 "command": self.command, "include_dirs": list(self.include_dirs),
                 "source": self.source, "header": self.header,
-                "python": self.python.to_json() if self.python else None, "lines": self.lines}
+                "python": self.python.to_json() if self.python else None, "lines": self.lines,
+                "platform": self.platform}
 
 
 def _split_command(text: str) -> Optional[List[str]]:
@@ -272,12 +298,27 @@ def _is_compiler(word: str) -> bool:
     return bool(COMPILER_NAME.match(re.split(r"[/\\]", word)[-1]))
 
 
+def _swallowed_flag(argv: List[str]) -> Optional[str]:
+    """`-I -I/usr/include/python2.7`: an empty -I (an unset variable) takes the next flag as
+    its directory, so that directory is never searched."""
+    for a, b in zip(argv, argv[1:]):
+        if a == "-I" and b.startswith("-"):
+            return b
+    return None
+
+
 def _include_dirs(argv: List[str]) -> List[str]:
     out: List[str] = []
     i = 0
     while i < len(argv):
         a = argv[i]
         value = None
+        if a == "-I" and i + 1 < len(argv) and argv[i + 1].startswith("-I"):
+            value = argv[i + 1][2:]  # what the author meant; see _swallowed_flag
+            if value and value not in out:
+                out.append(value)
+            i += 2
+            continue
         for flag in ("-I", "-isystem", "/I"):
             if a == flag and i + 1 < len(argv):
                 value = argv[i + 1]
@@ -334,8 +375,22 @@ def _python_from_include(path: str, rules: Rules, env_prefix: Optional[str]) -> 
                          include=norm, prefix=g["prefix"], origin=str(o["origin"]),
                          describe=str(o["describe"]).format(**g),
                          advice=str(o.get("advice", "")).format(**g),
-                         env_prefix=env_prefix, detail=detail)
+                         env_prefix=env_prefix, detail=detail,
+                         compiler_advice=str(o.get("compiler_advice", "")).format(**g))
     return None
+
+
+def _environment(prefix: str, rules: Rules) -> Optional[str]:
+    """"user-site" / "build-isolation" when a site-packages or venv prefix is one of those."""
+    for env, rx in rules.environments:
+        if rx.search(prefix):
+            return env
+    return None
+
+
+def _is_python_include(d: str, rules: Rules) -> bool:
+    return bool(PY_INCLUDE.search(d)) or any(
+        o["regex"].match(d.rstrip("/\\")) for o in rules.origins) and "site-packages" not in d
 
 
 def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
@@ -346,6 +401,9 @@ def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
     tools: List[str] = []
     warned_include: List[str] = []
     sites: List[Tuple[str, str]] = []
+    platforms_seen = set()
+    failed_compiler: Optional[str] = None
+    win_xy: Optional[str] = None
     for i, line in enumerate(lines):
         body = line.strip()
         if not body or not rules.prefilter.search(body):
@@ -366,6 +424,21 @@ def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
         for tool, _name, tneedles, rx in rules.tools:
             if tool not in tools and any(n in body for n in tneedles) and rx.search(body):
                 tools.append(tool)
+        for plat, pneedles, rx in rules.platforms:
+            if plat not in platforms_seen and any(n in body for n in pneedles) \
+                    and rx.search(body):
+                platforms_seen.add(plat)
+        if failed_compiler is None and "failed with exit" in body:
+            for rx in rules.compiler_lines:
+                m = rx.search(body)
+                if m:
+                    failed_compiler = m.group("compiler").replace("\\\\", "\\")
+                    break
+        if win_xy is None:
+            m = WIN_VERSION.search(body)
+            if m:
+                digits = [g for g in m.groups() if g]
+                win_xy = "%s.%s" % (digits[0], digits[1])
         if "Can't find Python.h in " in body:
             m = WARNED_INCLUDE.search(body)
             if m and m.group(1) not in warned_include:
@@ -377,10 +450,7 @@ def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
                 # pip puts system-wide installs): no environment of its own
                 prefix = "/usr" if m.group("kind") == "dist" else m.group("prefix")
                 sites.append((prefix, m.group("xy")))
-    for f in failures:
-        if f.tool and f.tool not in tools:
-            tools.insert(0, f.tool)
-    tools = _order_tools(tools, rules)
+    platform = next((p for p, _n, _r in rules.platforms if p in platforms_seen), None)
 
     commands = _find_commands(lines)
     first_fail = failures[0].line - 1 if failures else len(lines)
@@ -388,14 +458,15 @@ def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
     chosen = before[-1] if before else (commands[-1] if commands else None)
     argv = chosen[1] if chosen else None
     include_dirs = _include_dirs(argv) if argv else []
+    swallowed = _swallowed_flag(argv) if argv else None
     for d in warned_include:
         if d not in include_dirs:
             include_dirs.append(d)
-    if not any(PY_INCLUDE.search(d) for d in include_dirs):
+    if not any(_is_python_include(d, rules) for d in include_dirs):
         # no full command printed (numpy.distutils' "compile options: '...'", make -n, ...):
         # any -I of a Python include directory still says which Python was meant
         for line in lines:
-            if "-I" in line and "/include/python" in line:
+            if "-I" in line and ("/include/python" in line or "/Headers" in line):
                 for m in LOOSE_PY_INCLUDE.finditer(line):
                     if m.group(1) not in include_dirs:
                         include_dirs.append(m.group(1))
@@ -407,42 +478,100 @@ def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
         header = header or f.get("header") or f.get("library")
     if source is None and argv:
         source = next((a for a in argv[1:] if a.lower().endswith(SOURCE_EXT)), None)
+    for f in failures:
+        if f.tool and f.tool not in tools:
+            tools.insert(0, f.tool)
+    tools = _order_tools(tools, rules)
+    # the tool the failing source belongs to comes first (Triton's main.c even under Inductor)
+    failing_sources = [f.get("source") for f in failures if f.get("source")] + (
+        [source] if source else [])
+    for tool, rx in rules.source_tools:
+        if any(rx.search(src) for src in failing_sources if src):
+            if tool in tools:
+                tools.remove(tool)
+            tools.insert(0, tool)
+            break
 
     env_prefix = None
+    env = None
     site_xy = None
+    user_site = False
     for prefix, xy in sites:
         if prefix == "/usr":
+            continue
+        kind = _environment(prefix, rules)
+        if kind == "user-site":
+            user_site, site_xy = True, site_xy or xy
+            continue
+        if kind == "build-isolation":
             continue
         env_prefix, site_xy = prefix, xy  # the environment that ran the tool
         break
     if env_prefix is None and sites:
-        site_xy = sites[0][1]
+        site_xy = site_xy or sites[0][1]
     python = None
-    for d in include_dirs:
-        if PY_INCLUDE.search(d):
-            python = _python_from_include(d, rules, env_prefix)
-            if python:
-                break
+    for n, d in enumerate(include_dirs):
+        if not _is_python_include(d, rules):
+            continue
+        python = _python_from_include(d, rules, env_prefix)
+        if python is None:
+            continue
+        # setuptools' build_ext puts a venv's own <venv>/include right before the Python's
+        # include dir (distutils build_ext.finalize_options, "If in a virtualenv, add its
+        # include directory"): that names the venv even without a traceback
+        prev = include_dirs[n - 1] if n else ""
+        venv = prev[: -len("/include")] if prev.endswith("/include") else ""
+        if venv and venv not in ("/usr", "/usr/local", python.prefix):
+            kind = _environment(venv, rules)
+            if kind is None:
+                python = replace(python, env="venv", env_prefix=venv)
+            else:
+                python = replace(python, env=kind)
+        elif user_site:
+            python = replace(python, env="user-site")
+        elif env_prefix and _norm(env_prefix) != _norm(python.prefix):
+            python = replace(python, env="venv")
+        if not python.version and win_xy:
+            python = replace(python, version=win_xy)
+        break
     if python is None and site_xy:
         prefix = env_prefix or "/usr"
         describe = "Python %s running from %s (seen in the traceback)" % (site_xy, prefix)
         advice = ""
+        compiler_advice = ""
+        origin = "site-packages"
         # a prefix that says where the Python came from even without its include dir
         guess = _python_from_include("%s/include/python%s" % (prefix, site_xy), rules, None)
-        if guess is not None and guess.origin in ("usr-local", "conda", "pyenv", "uv"):
+        if guess is not None and guess.origin in ("system", "usr-local", "conda", "pyenv",
+                                                  "uv"):
             describe += ": " + guess.describe
-            advice = guess.advice
+            advice, compiler_advice = guess.advice, guess.compiler_advice
+            origin = guess.origin
+        if user_site and env_prefix is None:
+            describe = ("the system's Python %s with a `pip install --user` site (~/.local) on "
+                        "top: its headers are the system's" % site_xy)
         python = LogPython(version=site_xy, abiflags="", include=None, prefix=prefix,
-                           origin="site-packages", describe=describe, advice=advice,
-                           env_prefix=env_prefix)
+                           origin=origin, describe=describe, advice=advice,
+                           env_prefix=env_prefix, compiler_advice=compiler_advice,
+                           env="user-site" if user_site and env_prefix is None else None)
+    if python is None:
+        lib = next((f.get("library") for f in failures if f.cls == "missing-libpython"), None)
+        m = re.match(r"python(\d+\.\d+)([a-z]*)$", lib or "")
+        if m:
+            python = LogPython(version=m.group(1), abiflags=m.group(2), include=None,
+                               prefix="", origin="unknown",
+                               describe="a Python %s (only its library, -l%s, is in the log)"
+                                        % (m.group(1), lib), advice="")
     compiler = None
     if argv:
         compiler = argv[0]
     else:
         compiler = next((f.get("compiler") for f in failures if f.get("compiler")), None)
+    compiler = compiler or failed_compiler
     return LogFacts(tuple(failures), tuple(tools), compiler,
                     " ".join(shlex.quote(a) for a in argv) if argv else None,
-                    tuple(include_dirs), source, header, python, len(lines))
+                    tuple(include_dirs), source, header, python, len(lines), platform,
+                    swallowed)
 
 
 def _order_tools(found: List[str], rules: Rules) -> List[str]:
@@ -583,7 +712,13 @@ def _summary(cls: Optional[str], logf: LogFacts) -> str:
     names = {t[0]: t[1] for t in load_rules().tools}
     names["compiler"] = "a compiler run"
     who = logf.tool
-    return "%s failed: %s" % (names.get(who, who) if who else "the build", what)
+    name = names.get(who, who) if who else "the build"
+    if who == "triton" and "inductor" in logf.tools:
+        name += " (called by %s)" % names["inductor"]
+    return "%s failed: %s" % (name, what)
+
+
+PLATFORM_OF_SYSTEM = {"Linux": "linux", "Darwin": "macos", "Windows": "windows"}
 
 
 def explain(raw: bytes, *, facts: Optional[Dict[str, Any]] = None,
@@ -610,30 +745,56 @@ def explain(raw: bytes, *, facts: Optional[Dict[str, Any]] = None,
     match = judge(logf.python, facts["python"])
     advice: List[str] = []
     target_json = _target_json(facts)
+    target_exe = str(facts["python"]["executable"])
     plan_facts: Optional[Dict[str, Any]] = facts
-    if match.same is False and logf.python is not None:
+    here = PLATFORM_OF_SYSTEM.get(str(facts["os"].get("system")), None)
+    foreign = bool(logf.platform and here and logf.platform != here)
+    logpy = logf.python
+    if foreign and not python:
+        # a Windows/MSVC or macOS log judged on another kind of machine: never a plan here
+        plan_facts = None
+        match = Match(False, "the log was made on %s, the target %s is on %s" % (
+            logf.platform, target_exe, here))
+        advice.append(rules.advice["platform"].format(
+            platform=PLATFORM_NAMES.get(logf.platform or "", logf.platform),
+            target_system=PLATFORM_NAMES.get(here or "", here)))
+        if logpy is not None and logpy.advice and cls in ("missing-python-header",
+                                                          "missing-libpython"):
+            advice.append("where the log was made: " + logpy.advice)
+        key = "%s-%s" % (logf.platform, cls)
+        if key in rules.advice:
+            advice.append(rules.advice[key].format(header=logf.header or "?"))
+    elif match.same is False and logpy is not None:
         if python:
             # the user named the target: respect that, but say it is not the log's Python
             advice.append("planning for --python %s as asked, although the log was built "
-                          "for another Python" % facts["python"]["executable"])
+                          "for another Python" % target_exe)
         else:
-            found = None if facts_from_file else find_interpreter(logf.python)
+            found = None if facts_from_file else find_interpreter(logpy)
             other = gather_facts(found) if found else None
-            if other is not None and judge(logf.python, other["python"]).same:
+            if other is not None and judge(logpy, other["python"]).same:
                 advice.append("the log's Python is %s on this machine: planning for it, not "
-                              "for %s" % (found, facts["python"]["executable"]))
+                              "for %s" % (found, target_exe))
                 plan_facts = other
                 match = Match(False, match.reason + "; the log's Python exists here as " + found)
             else:
                 plan_facts = None
                 where = "in the facts file" if facts_from_file else "here (looked for %s)" % (
-                    ", ".join(interpreter_candidates(logf.python)[:3]))
+                    ", ".join(interpreter_candidates(logpy)[:3]))
                 advice.append("the log comes from another Python than the target, and that "
                               "Python is not %s: fixing the target would not fix that build. "
                               "Run `fixenv explain` where the log was made (the same image, "
                               "venv or machine), or name a target with --python PATH" % where)
-                if logf.python.advice:
-                    advice.append("where the log was made: " + logf.python.advice)
+                there = _advice_there(cls, logpy, rules)
+                if there:
+                    advice.append("where the log was made: " + there)
+    elif match.same is None and not python and cls in FIXING_CLASSES:
+        # the log names no Python: a plan for this machine's default target would be a guess
+        plan_facts = None
+        advice.append(rules.advice["unplaced"].format(target=target_exe))
+        key = "unplaced-" + cls
+        if key in rules.advice:
+            advice.append(rules.advice[key])
     plan = None
     planned_for = None
     if plan_facts is not None and cls in FIXING_CLASSES:
@@ -644,7 +805,10 @@ def explain(raw: bytes, *, facts: Optional[Dict[str, Any]] = None,
         probe = not (facts_from_file and plan_facts is facts)
         plan = make_plan(pb, plan_facts, RecordingRunner(), probe=probe)
         planned_for = str(plan_facts["python"]["executable"])
-    advice += _class_advice(cls, logf, plan_facts or facts, plan, rules)
+    advice += _class_advice(cls, logf, plan_facts or facts, plan, rules, match,
+                            darwin=logf.platform == "macos" or here == "macos",
+                            placed=match.same is True or (plan_facts is not None
+                                                          and plan_facts is not facts))
     apply_command = None
     if plan is not None and plan.changes_pending:
         apply_command = "fixenv apply --yes --python %s" % shlex.quote(planned_for or "")
@@ -653,20 +817,45 @@ def explain(raw: bytes, *, facts: Optional[Dict[str, Any]] = None,
     return exp
 
 
+PLATFORM_NAMES = {"windows": "Windows", "macos": "macOS", "linux": "Linux"}
+
+
+def _advice_there(cls: str, logpy: LogPython, rules: Rules) -> str:
+    """What fixes this class of failure on the machine the log came from."""
+    if cls in ("missing-python-header", "missing-libpython"):
+        return logpy.advice
+    if cls == "no-compiler":
+        if logpy.compiler_advice:
+            return logpy.compiler_advice
+        return rules.advice.get("unplaced-no-compiler", "")
+    return ""
+
+
 def _class_advice(cls: str, logf: LogFacts, facts: Mapping[str, Any], plan: Any,
-                  rules: Rules) -> List[str]:
+                  rules: Rules, match: Match, darwin: bool = False,
+                  placed: bool = False) -> List[str]:
     out: List[str] = []
-    darwin = facts["os"].get("system") == "Darwin" or (
-        logf.compiler or "").endswith("clang++") and any(
-            "/opt/homebrew" in d or "/Library/" in d for d in logf.include_dirs)
+    if logf.tool == "triton" and "inductor" in logf.tools:
+        out.append(rules.advice["triton-via-inductor"].format(
+            source=logf.source or "main.c / cuda_utils.c"))
+    elif logf.tool == "triton" and cls == "missing-python-header":
+        out.append(rules.advice["triton-stub"].format(
+            source=logf.source or "main.c / cuda_utils.c"))
+    if logf.swallowed:
+        out.append(rules.advice["empty-include-flag"].format(swallowed=logf.swallowed))
     if cls == "missing-openmp":
         out.append(rules.advice["missing-openmp-darwin" if darwin else "missing-openmp-linux"])
     elif cls == "compiler-crash":
         out.append(rules.advice["compiler-crash"])
     elif cls == "missing-other-header":
-        out.append(rules.advice["missing-other-header"].format(header=logf.header or "?"))
-    if plan is not None and not plan.changes_pending and cls in ("missing-python-header",
-                                                                   "no-compiler"):
+        header = logf.header or "?"
+        out.append(rules.header_advice.get(header) or
+                   rules.advice["missing-other-header"].format(header=header))
+    elif cls == "no-compiler" and match.same and logf.python is not None \
+            and logf.python.compiler_advice:
+        out.append(logf.python.compiler_advice)  # e.g. conda's own compilers
+    if plan is not None and not plan.changes_pending and placed and \
+            cls in ("missing-python-header", "no-compiler"):
         out.append("the plan finds nothing to change here: the headers and compilers are in "
                    "place now. If the build still fails, it runs another Python or another "
                    "environment (a container, CI) than this machine's target")
