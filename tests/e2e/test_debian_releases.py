@@ -1,0 +1,333 @@
+"""Issue 11 (2): every Debian release, for real.
+
+For each of bullseye (python3 3.9), bookworm (3.11), trixie (3.13) and unstable (sid: 3.13 or
+3.14), a fresh overlay on that release's cached debootstrapped root (python3 + python3-venv:
+no headers, no compiler), fixenv inside it (bookworm: the README's venv + wheel; elsewhere the
+zipapp run by the root's own python3), and a venv over the system python3 holding two real
+consumers that need Python.h and a compiler:
+
+  (a) a cffi API-mode build (``ffibuilder.set_source`` + ``compile``), and
+  (b) a real sdist from PyPI with non-optional C extensions (downloaded on the host, installed
+      offline inside the root with ``--no-index``).
+
+Both fail before; ``fixenv plan`` changes nothing (dpkg status byte-identical) and lists
+``python3.X-dev`` for that release's X and a compiler; ``fixenv apply --yes`` fixes it; both
+consumers then build and import; a second apply changes nothing (``changed == 0``).
+
+Plus, on bookworm: the debug interpreter (``python3.11-dbg`` alone) and a non-root user with
+passwordless sudo running apply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from . import pypi_cache, rootfs
+
+pytestmark = pytest.mark.e2e
+
+EXPECTED_PY = {"bullseye": {"3.9"}, "bookworm": {"3.11"}, "trixie": {"3.13"},
+               "unstable": {"3.13", "3.14"}}
+COMPILER_PKGS = {"build-essential", "gcc", "g++", "cc", "c-compiler"}
+VENV = "/opt/consumer"
+WHEELS_IN_ROOT = "/opt/consumer-wheels"
+PIP_ENV = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1",
+           "PIP_ROOT_USER_ACTION": "ignore"}
+
+CFFI_BUILD = r'''
+import sys
+from cffi import FFI
+
+ffibuilder = FFI()
+ffibuilder.cdef("int fx_add(int a, int b); int fx_py_minor(void);")
+# API mode: C source compiled into a CPython extension module (needs Python.h and a compiler).
+ffibuilder.set_source("_fx_cffi", """
+#include <Python.h>
+static int fx_add(int a, int b) { return a + b; }
+static int fx_py_minor(void) { return PY_MINOR_VERSION; }
+""")
+if __name__ == "__main__":
+    print(ffibuilder.compile(tmpdir=sys.argv[1], verbose=True))
+'''
+
+CFFI_IMPORT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); import _fx_cffi; "
+    "print(_fx_cffi.lib.fx_add(40, 2), _fx_cffi.lib.fx_py_minor(), _fx_cffi.__file__)"
+)
+SDIST_IMPORT = (
+    "import sys, bitarray, bitarray._bitarray as c; a = bitarray.bitarray('1011001'); "
+    "print(a.count(1), c.__file__)"
+)
+
+EXT_C = r"""
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+static PyObject *answer(PyObject *self, PyObject *unused) { return PyLong_FromLong(42); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "dbgmod", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_dbgmod(void) { return PyModule_Create(&def); }
+"""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _describe(res: subprocess.CompletedProcess) -> str:
+    return (f"exit {res.returncode}: {res.args[-8:]}\n--- stdout\n{res.stdout[-5000:]}"
+            f"\n--- stderr\n{res.stderr[-5000:]}")
+
+
+def fixenv(root: rootfs.Root, *args: str, user=None) -> subprocess.CompletedProcess:
+    assert root.fixenv, "fixenv is not installed in this root"
+    return root.run([root.fixenv, *args], check=False, user=user)
+
+
+def fixenv_json(root: rootfs.Root, *args: str, rc: int = 0, user=None) -> dict:
+    res = fixenv(root, *args, "--json", user=user)
+    assert res.returncode == rc, _describe(res)
+    try:
+        data = json.loads(res.stdout)
+    except ValueError:
+        pytest.fail("--json output is not JSON\n" + _describe(res))
+    assert isinstance(data, dict), _describe(res)
+    return data
+
+
+def all_commands(plan: dict) -> list[list[str]]:
+    return [list(argv) for step in plan["steps"] for argv in step.get("commands") or []]
+
+
+def _apt_words(argv: list[str]) -> list[str]:
+    for i, word in enumerate(argv):
+        if os.path.basename(word) in ("apt-get", "apt"):
+            return argv[i:]
+    return []
+
+
+def installed_by(plan: dict) -> list[str]:
+    """Package names the plan's apt install commands install, in order."""
+    names: list[str] = []
+    for argv in all_commands(plan):
+        words = _apt_words(argv)
+        if "install" in words:
+            after = words[words.index("install") + 1:]
+            names += [w.split("=")[0] for w in after if not w.startswith("-")
+                      and not re.fullmatch(r"[A-Za-z:]+::[A-Za-z:]+=.*", w)]
+    return names
+
+
+def _pip(root: rootfs.Root, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return root.run([f"{VENV}/bin/python", "-m", "pip", *args], env=PIP_ENV, check=check,
+                    timeout=900)
+
+
+def make_consumer_venv(root: rootfs.Root, xy: str) -> None:
+    """A venv over the system python3 with cffi + setuptools, and the sdist, all offline."""
+    wheels = pypi_cache.build_wheels(xy)
+    dest = root.path(WHEELS_IN_ROOT)
+    dest.mkdir(parents=True)
+    for p in list(wheels.iterdir()) + [pypi_cache.sdist()]:
+        (dest / p.name).write_bytes(p.read_bytes())
+    root.run(["python3", "-m", "venv", VENV])
+    _pip(root, "install", "-q", "--no-index", "--find-links", WHEELS_IN_ROOT,
+         *pypi_cache.BUILD_TOOLS)
+    root.write("/opt/cffi-consumer/build_fx.py", CFFI_BUILD)
+
+
+def build_cffi(root: rootfs.Root, check: bool) -> subprocess.CompletedProcess:
+    return root.run([f"{VENV}/bin/python", "/opt/cffi-consumer/build_fx.py", "/tmp/cffi-out"],
+                    check=check, timeout=600)
+
+
+def install_sdist(root: rootfs.Root, check: bool) -> subprocess.CompletedProcess:
+    sdist = f"{WHEELS_IN_ROOT}/{pypi_cache.sdist().name}"
+    # build isolation as a user would get it: setuptools comes from the offline wheel dir.
+    return _pip(root, "install", "--no-index", "--find-links", WHEELS_IN_ROOT, sdist,
+                check=check)
+
+
+def assert_consumers_fail(root: rootfs.Root) -> None:
+    res = build_cffi(root, check=False)
+    assert res.returncode != 0, "the cffi build passed before fixenv\n" + _describe(res)
+    assert re.search(r"gcc|Python\.h|CompileError|compiler", res.stdout + res.stderr), \
+        _describe(res)
+    res = install_sdist(root, check=False)
+    assert res.returncode != 0, "the sdist installed before fixenv\n" + _describe(res)
+    assert re.search(r"gcc|Python\.h|compiler", res.stdout + res.stderr), _describe(res)
+    res = root.run([f"{VENV}/bin/python", "-c", "import bitarray"], check=False)
+    assert res.returncode != 0, "bitarray is importable although its build failed"
+
+
+def assert_consumers_work(root: rootfs.Root, xy: str) -> None:
+    suffix = root.run([f"{VENV}/bin/python", "-c", "import sysconfig; "
+                       "print(sysconfig.get_config_var('EXT_SUFFIX'))"]).stdout.strip()
+    assert suffix.startswith(f".cpython-{xy.replace('.', '')}") and suffix.endswith(".so"), \
+        suffix
+    build_cffi(root, check=True)
+    out = root.run([f"{VENV}/bin/python", "-c", CFFI_IMPORT, "/tmp/cffi-out"]).stdout.split()
+    assert out[:2] == ["42", xy.split(".")[1]], out
+    assert out[2].startswith("/tmp/cffi-out/_fx_cffi") and out[2].endswith(suffix), out
+
+    install_sdist(root, check=True)
+    out = root.run([f"{VENV}/bin/python", "-c", SDIST_IMPORT]).stdout.split()
+    assert out[0] == "4", out
+    assert out[1].startswith(f"{VENV}/lib/python{xy}/site-packages/bitarray/_bitarray"), out
+    assert out[1].endswith(suffix), out
+
+
+def assert_plan_lists_headers_and_compiler(plan: dict, header_pkg: str) -> list[str]:
+    assert plan["changes_pending"] is True, plan
+    assert not plan.get("blocked"), plan
+    pkgs = installed_by(plan)
+    assert header_pkg in pkgs, f"no apt install of {header_pkg} in {all_commands(plan)}"
+    compilers = COMPILER_PKGS | {p for p in pkgs if re.fullmatch(r"(gcc|g\+\+)-\d+", p)}
+    assert compilers & set(pkgs), f"no compiler install in {all_commands(plan)}"
+    assert {s["status"] for s in plan["steps"]} <= {"change", "ok", "skip"}, plan
+    return pkgs
+
+
+def _apply(root: rootfs.Root, *args: str, user=None) -> tuple[dict, float]:
+    t0 = time.monotonic()
+    result = fixenv_json(root, "apply", "--yes", *args, user=user)
+    return result, time.monotonic() - t0
+
+
+def assert_second_apply_changes_nothing(root: rootfs.Root, *args: str, user=None) -> None:
+    status, pkgs = root.dpkg_status_bytes(), root.installed_packages()
+    again, _ = _apply(root, *args, user=user)
+    assert again["summary"]["changed"] == 0, again
+    assert again["summary"]["failed"] == 0, again
+    assert again["verify"]["ok"] is True, again["verify"]
+    assert root.dpkg_status_bytes() == status
+    assert root.installed_packages() == pkgs
+
+
+# --------------------------------------------------------------------------- every release
+
+
+@pytest.mark.parametrize("suite", rootfs.SUITES)
+def test_release_venv_consumers_fail_then_plan_apply_fix_them_idempotently(make_root, suite):
+    root = make_root("base", suite=suite)
+    xy = root.python_xy()
+    assert xy in EXPECTED_PY[suite], f"{suite}'s python3 is {xy}"
+    header_pkg = f"python{xy}-dev"
+    assert not root.exists(f"/usr/include/python{xy}/Python.h")
+    assert not root.exists("/usr/bin/gcc")
+
+    make_consumer_venv(root, xy)
+    assert_consumers_fail(root)
+
+    # plan: lists python3.X-dev for THIS release's X and a compiler, and changes nothing.
+    status, lists = root.dpkg_status_bytes(), root.apt_lists()
+    plan = fixenv_json(root, "plan", "--dry-run", "--python", f"{VENV}/bin/python")
+    planned = assert_plan_lists_headers_and_compiler(plan, header_pkg)
+    assert plan["target"] in (f"{VENV}/bin/python", "/usr/bin/python3", f"/usr/bin/python{xy}"), \
+        plan["target"]
+    assert root.dpkg_status_bytes() == status
+    assert root.apt_lists() == lists
+    assert header_pkg not in root.installed_packages()
+
+    # apply fixes it.
+    result, seconds = _apply(root, "--python", f"{VENV}/bin/python")
+    assert result["summary"]["failed"] == 0, result
+    assert result["summary"]["changed"] >= 1, result
+    assert result["verify"]["ok"] is True, result["verify"]
+    assert header_pkg in root.installed_packages()
+    assert root.exists(f"/usr/include/python{xy}/Python.h")
+    rootfs._log(f"RELEASE {suite}: python3 {xy}; planned apt install {' '.join(planned)}; "
+                f"apply --yes took {seconds:.1f}s")
+
+    verify = fixenv_json(root, "verify", "--python", f"{VENV}/bin/python")
+    assert verify["ok"] is True and all(c["ok"] for c in verify["checks"]), verify
+
+    assert_consumers_work(root, xy)
+    assert_second_apply_changes_nothing(root, "--python", f"{VENV}/bin/python")
+
+
+# --------------------------------------------------------------------------- bookworm extras
+
+
+def test_bookworm_debug_interpreter_alone_is_planned_fixed_and_verified(make_root):
+    root = make_root("base")
+    root.apt_install("python3.11-dbg")  # set-up: the debug interpreter alone, no -dev
+    dbg = "/usr/bin/python3.11d"
+    assert root.exists(dbg)
+    assert root.run([dbg, "-c", "import sys; print(sys.abiflags)"]).stdout.strip() == "d"
+    include = root.run([dbg, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"]
+                       ).stdout.strip()
+    assert include == "/usr/include/python3.11d", include
+    assert not root.exists(f"{include}/Python.h")
+    assert "python3.11-dev" not in root.installed_packages()
+
+    res = fixenv(root, "verify", "--python", dbg, "--json")
+    assert res.returncode != 0 and json.loads(res.stdout)["ok"] is False, _describe(res)
+
+    status = root.dpkg_status_bytes()
+    plan = fixenv_json(root, "plan", "--dry-run", "--python", dbg)
+    assert root.dpkg_status_bytes() == status
+    planned = assert_plan_lists_headers_and_compiler(plan, "python3.11-dev")
+    # The playbook's apt debug rule is -dbg (for /usr/include/python3.11d) + -dev (whose
+    # /usr/include/python3.11 the -dbg headers are symlinks into): -dbg is installed already,
+    # so only -dev is installed, and the headers step says why -dbg is not.
+    assert "python3.11-dbg" not in planned, planned
+    header_step = [s for s in plan["steps"] if s["id"] == "python-headers"]
+    assert header_step and header_step[0]["status"] == "change", plan
+    assert "python3.11-dbg" in header_step[0]["reason"], header_step
+    assert root.path(f"{include}/Python.h").is_symlink()  # dangling: into python3.11-dev
+
+    result, seconds = _apply(root, "--python", dbg)
+    assert result["summary"]["failed"] == 0, result
+    assert result["verify"]["ok"] is True, result["verify"]
+    rootfs._log(f"RELEASE bookworm python3.11d: planned apt install {' '.join(planned)}; "
+                f"apply --yes took {seconds:.1f}s")
+    assert root.exists(f"{include}/Python.h")
+    verify = fixenv_json(root, "verify", "--python", dbg)
+    assert verify["ok"] is True, verify
+
+    # Independent of fixenv: a C extension for the d interpreter builds and imports.
+    suffix = root.run([dbg, "-c", "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))"]
+                      ).stdout.strip()
+    assert suffix.startswith(".cpython-311d-"), suffix
+    root.write("/tmp/dbgext/dbgmod.c", EXT_C)
+    root.run(["gcc", "-shared", "-fPIC", f"-I{include}", "-o", f"/tmp/dbgext/dbgmod{suffix}",
+              "/tmp/dbgext/dbgmod.c"])
+    out = root.run([dbg, "-c", "import sys; sys.path.insert(0, '/tmp/dbgext'); import dbgmod; "
+                    "print(dbgmod.answer(), dbgmod.__file__)"]).stdout.split()
+    assert out == ["42", f"/tmp/dbgext/dbgmod{suffix}"], out
+
+    assert_second_apply_changes_nothing(root, "--python", dbg)
+
+
+def test_bookworm_non_root_user_with_passwordless_sudo_applies(make_root):
+    root = make_root("base")
+    root.apt_install("sudo")  # set-up
+    root.add_user("dev")
+    root.write("/etc/sudoers.d/dev", "dev ALL=(ALL) NOPASSWD: ALL\n", mode=0o440)
+    root.run(["sudo", "-n", "true"], user="dev")  # the set-up works: sudo without a password
+
+    status = root.dpkg_status_bytes()
+    plan = fixenv_json(root, "plan", "--dry-run", user="dev")
+    assert root.dpkg_status_bytes() == status
+    planned = assert_plan_lists_headers_and_compiler(plan, "python3.11-dev")
+    # The JSON argv is the exact argv apply runs: as a non-root user that is through sudo -n.
+    installs = [c for c in all_commands(plan) if "install" in _apt_words(c)]
+    assert installs, all_commands(plan)
+    for argv in installs:
+        assert argv[:2] == ["sudo", "-n"], f"not the argv apply runs as 'dev': {argv}"
+    rootfs._log(f"sudo user's JSON install argv: {installs}")
+
+    result, seconds = _apply(root, user="dev")
+    assert result["summary"]["failed"] == 0, result
+    assert result["verify"]["ok"] is True, result["verify"]
+    rootfs._log(f"RELEASE bookworm as sudo user: planned apt install {' '.join(planned)}; "
+                f"apply --yes took {seconds:.1f}s")
+    assert "python3.11-dev" in root.installed_packages()
+    verify = fixenv_json(root, "verify", user="dev")
+    assert verify["ok"] is True, verify
+    assert_second_apply_changes_nothing(root, user="dev")
