@@ -13,8 +13,9 @@ apply runs them through the runner like any other step.
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Sequence, Tuple
 
 from fixenv.model import Command
 from fixenv.runner import Runner
@@ -43,23 +44,22 @@ def download_dir(sysroot: str) -> str:
     return sysroot.rstrip("/") + ".downloads"
 
 
-def apt_packages(py: Mapping[str, Any]) -> List[str]:
-    """The Debian packages that hold the target's headers (python3.X-dev depends on
-    libpython3.X-dev, which has Python.h and the multiarch pyconfig.h)."""
-    xy = py["xy"]
-    names = ["libpython%s-dev" % xy, "python%s-dev" % xy]
-    if py.get("debug"):
-        names += ["libpython%s-dbg" % xy, "python%s-dbg" % xy]
-    return names
+# Debian packaging: python3.X-dev/-dbg (and deadsnakes' python3.X-nogil) hold no headers of
+# their own beyond what their lib package ships (libpython3.X-dev has Python.h and the
+# multiarch pyconfig.h; libpython3.X-dbg the d one; libpython3.X-nogil the t one). apt-get
+# download fetches no dependencies, so the lib package goes first.
+_APT_LIB = re.compile(r"^python[0-9]+\.[0-9]+-(dev|dbg|nogil)$")
 
 
-def rpm_packages(py: Mapping[str, Any], default_xy: Optional[str] = None) -> List[str]:
-    xy = py["xy"]
-    if py.get("freethreaded"):
-        return ["python%s-freethreading-devel" % xy]
-    if default_xy is None or default_xy == xy:
-        return ["python3-devel"]
-    return ["python%s-devel" % xy]
+def apt_closure(names: Sequence[str]) -> List[str]:
+    """The packages to download for the header rule's apt packages (e.g. python3.11-dev ->
+    libpython3.11-dev, python3.11-dev). The names come from the playbook's rule."""
+    out: List[str] = []
+    for n in names:
+        for m in (("lib" + n) if _APT_LIB.match(n) else None, n):
+            if m and m not in out:
+                out.append(m)
+    return out
 
 
 def parse_apt_show(text: str) -> Dict[str, Tuple[str, str]]:

@@ -259,3 +259,22 @@ def test_system_manager_from_tree_and_binaries(name, present, system_manager):
         "compilers": {"cc": None, "cxx": None}, "env": {"CPATH": None},
     }
     assert normalize(facts)["system_manager"] == system_manager
+
+
+def test_a_hostile_os_version_runs_nothing(tmp_path):
+    """`plan --facts` with a shell-looking os.version: not refused (a version reaches no
+    argv), described as null with a note; no mutating program runs, nothing is created."""
+    from tests.unit.robust_helpers import (build_traps, load_facts, run_fixenv, trap_lines,
+                                           write_facts)
+
+    trap_dir, log, marker = tmp_path / "trap-bin", tmp_path / "trap.log", tmp_path / "PWNED"
+    build_traps(trap_dir, log, os.environ.get("PATH", "/usr/bin:/bin"))
+    facts = load_facts()
+    facts["os"]["version"] = "12 $(touch %s)" % marker
+    path = write_facts(tmp_path / "hostile.json", facts)
+    described = validate(load_facts(path), str(path))["os"]
+    assert described["version"] is None and "not a release number" in described["version_note"]
+    res = run_fixenv(["plan", "--facts", str(path)], path_prefix=trap_dir)
+    assert res.returncode in (0, 10), res.stderr
+    assert "Traceback" not in res.stderr
+    assert trap_lines(log) == [] and not marker.exists()

@@ -55,13 +55,15 @@ def test_sysroot_locations():
     assert rootless.sysroot_dir({"FIXENV_SYSROOT": "/srv/s/"}, True) == "/srv/s"
 
 
-def test_packages_for_the_target():
-    assert rootless.apt_packages({"xy": "3.11"}) == ["libpython3.11-dev", "python3.11-dev"]
-    assert "libpython3.11-dbg" in rootless.apt_packages({"xy": "3.11", "debug": True})
-    assert rootless.rpm_packages({"xy": "3.12"}, "3.12") == ["python3-devel"]
-    assert rootless.rpm_packages({"xy": "3.11"}, "3.9") == ["python3.11-devel"]
-    assert rootless.rpm_packages({"xy": "3.14", "freethreaded": True}) == [
-        "python3.14-freethreading-devel"]
+def test_apt_downloads_add_the_lib_packages_the_rule_names_depend_on():
+    """The names come from the header rule; apt-get download resolves no dependencies."""
+    assert rootless.apt_closure(["python3.11-dev"]) == ["libpython3.11-dev", "python3.11-dev"]
+    assert rootless.apt_closure(["python3.11-dbg", "python3.11-dev"]) == [
+        "libpython3.11-dbg", "python3.11-dbg", "libpython3.11-dev", "python3.11-dev"]
+    assert rootless.apt_closure(["python3.13-nogil", "python3.13-dev"]) == [
+        "libpython3.13-nogil", "python3.13-nogil", "libpython3.13-dev", "python3.13-dev"]
+    assert rootless.apt_closure(["python3-dev"]) == ["python3-dev"]  # not a versioned name
+    assert not hasattr(rootless, "rpm_packages"), "a second copy of the package rules"
 
 
 def test_apt_commands_need_no_root_and_unpack_every_download():
@@ -106,7 +108,12 @@ def test_plan_for_an_unprivileged_user_is_the_rootless_route(tmp_path, monkeypat
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     monkeypatch.delenv("FIXENV_SYSROOT", raising=False)
-    plan = make_plan(load_playbook(), _facts(), RecordingRunner(), probe=False)
+    f = _facts()
+    if "user" in f:  # planning reads the user's home from the facts (fixenv/facts/user.py)
+        f["user"] = {"name": "user", "home": str(tmp_path)}
+        f.pop("cpath", None)
+        f = normalize(f)
+    plan = make_plan(load_playbook(), f, RecordingRunner(), probe=False)
     steps = {s.id: s for s in plan.steps}
     assert steps["python-headers"].status == "skip"
     assert steps["rootless-headers"].status == "change"
@@ -152,3 +159,71 @@ def test_remove_sysroot_only_removes_a_sysroot(tmp_path):
     os.makedirs(rootless.download_dir(str(s)))
     assert rootless.remove_sysroot(str(s)) is True
     assert not s.exists() and not os.path.exists(rootless.download_dir(str(s)))
+
+
+def _rpm_facts(os_id, version, py_version, like=(), manager="dnf", abiflags="", root=False):
+    xy = ".".join(py_version.split(".")[:2])
+    return normalize({
+        "os": {"system": "Linux", "id": os_id, "version": version, "like": list(like),
+               "arch": "x86_64"},
+        "managers": [manager], "privilege": {"root": root, "sudo": False},
+        "python": {"executable": "/usr/bin/python%s%s" % (xy, abiflags), "version": py_version,
+                   "implementation": "CPython", "abiflags": abiflags, "prefix": "/usr",
+                   "base_prefix": "/usr", "in_venv": False,
+                   "include": "/usr/include/python%s%s" % (xy, abiflags), "has_headers": False,
+                   "provider": manager},
+        "compilers": {"cc": "/usr/bin/gcc", "cxx": "/usr/bin/g++"},
+        "env": {"CPATH": None}})
+
+
+@pytest.mark.parametrize("os_id,version,like,py,abiflags,manager,want", [
+    ("fedora", "42", (), "3.11.13", "", "dnf", "python3.11-devel"),      # default is 3.13
+    ("fedora", "42", (), "3.13.5", "", "dnf", "python3-devel"),          # the default
+    ("fedora", "41", (), "3.13.1", "t", "dnf", "python3.13-freethreading"),
+    ("fedora", "43", (), "3.14.0", "t", "dnf", "python3.14-freethreading-devel"),
+    ("fedora", "43", (), "3.14.0", "d", "dnf", "python3-debug"),
+    ("rhel", "9.6", ("fedora",), "3.12.9", "", "dnf", "python3.12-devel"),
+    ("almalinux", "9.4", ("rhel", "centos", "fedora"), "3.11.9", "", "dnf", "python3.11-devel"),
+    ("almalinux", "8.10", ("rhel", "centos", "fedora"), "3.9.20", "", "dnf", "python39-devel"),
+    ("rocky", "10.0", ("rhel", "centos", "fedora"), "3.12.9", "", "dnf", "python3-devel"),
+    ("amzn", "2023", ("fedora",), "3.11.11", "", "dnf", "python3.11-devel"),
+])
+def test_rootless_rpm_fetch_is_the_rooted_rule(os_id, version, like, py, abiflags, manager,
+                                               want):
+    """One source of package knowledge: the rootless fetch downloads exactly the package the
+    rooted plan would install (the same rule of the python-headers step)."""
+    pb = load_playbook()
+    rootless_plan = make_plan(pb, _rpm_facts(os_id, version, py, like, manager, abiflags),
+                              RecordingRunner(), probe=False)
+    rooted = _rpm_facts(os_id, version, py, like, manager, abiflags, root=True)
+    rooted_plan = make_plan(pb, rooted, RecordingRunner(), probe=False)
+    fetch = {s.id: s for s in rootless_plan.steps}["rootless-headers"]
+    install = {s.id: s for s in rooted_plan.steps}["python-headers"]
+    download = [list(c.argv) for c in fetch.commands if "download" in c.argv]
+    assert download and download[0][-1] == want, (fetch.reason, download)
+    assert install.commands[-1].argv[-1] == want, install.reason
+    assert {s.id: s for s in rooted_plan.steps}["rootless-headers"].status == "skip"
+
+
+def test_rootless_is_blocked_where_the_rule_is():
+    """A free-threaded Debian interpreter has no package: the rootless route says so too."""
+    f = _facts(abiflags="t", executable="/usr/bin/python3.13t", version="3.13.5",
+               include="/usr/include/python3.13t")
+    plan = make_plan(load_playbook(), f, RecordingRunner(), probe=False)
+    step = {s.id: s for s in plan.steps}["rootless-headers"]
+    assert step.status == "blocked" and "uv python install 3.13.5t" in step.reason
+    assert step.commands == ()
+
+
+def test_a_rootless_step_must_name_an_earlier_packages_step(tmp_path):
+    from fixenv.errors import InputError
+    from fixenv.playbook.loader import load_text
+
+    text = ("name: x\nsteps:\n  - id: fetch\n    kind: rootless\n"
+            "    packages_from: headers\n")
+    with pytest.raises(InputError) as exc:
+        load_text(text, "pb.yaml")
+    assert "pb.yaml:5:20" in str(exc.value) and "'headers' is not an earlier" in str(exc.value)
+    with pytest.raises(InputError) as exc:
+        load_text("name: x\nsteps:\n  - id: fetch\n    kind: rootless\n", "pb.yaml")
+    assert "pb.yaml:3:5" in str(exc.value) and "packages_from" in str(exc.value)
