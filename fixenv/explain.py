@@ -217,7 +217,9 @@ class Failure:
     def to_json(self) -> Dict[str, Any]:
         d: Dict[str, Any] = {"id": self.id, "class": self.cls, "line": self.line,
                              "text": self.text}
-        d.update(dict(self.captures))
+        for k, v in self.captures:
+            # the regex's line/col are the source file's, not the log's
+            d[{"line": "source_line", "col": "source_col"}.get(k, k)] = v
         if self.language:
             d["language"] = self.language
         return d
@@ -754,7 +756,8 @@ def explain(raw: bytes, *, facts: Optional[Dict[str, Any]] = None,
         # a Windows/MSVC or macOS log judged on another kind of machine: never a plan here
         plan_facts = None
         match = Match(False, "the log was made on %s, the target %s is on %s" % (
-            logf.platform, target_exe, here))
+            PLATFORM_NAMES.get(logf.platform or "", logf.platform), target_exe,
+            PLATFORM_NAMES.get(here or "", here)))
         advice.append(rules.advice["platform"].format(
             platform=PLATFORM_NAMES.get(logf.platform or "", logf.platform),
             target_system=PLATFORM_NAMES.get(here or "", here)))
@@ -865,72 +868,128 @@ def _class_advice(cls: str, logf: LogFacts, facts: Mapping[str, Any], plan: Any,
 # --------------------------------------------------------------------------- text
 
 
-def explanation_text(e: Explanation, sudo: bool = False) -> str:
-    from fixenv.render import plan_text
+def explanation_rows(e: Explanation, out: Any, sudo: bool = False) -> List[List[Tuple[str, str]]]:
+    """The explanation as segment rows for fixenv.ui.Out: the same words styled on a terminal
+    and plain (ASCII marks, no escape codes) when piped, with NO_COLOR or TERM=dumb."""
+    from fixenv.ui import plain, plan_rows
 
-    lines = [("problem    " if e.recognised else "") + e.summary]
+    ell = "…" if out.unicode else "..."
+
+    def clip(text: str, n: int = 160) -> str:
+        text = plain(text)
+        return text if len(text) <= n else text[: n - len(ell)] + ell
+
+    def row(label: str, text: str, style: str = "") -> List[Tuple[str, str]]:
+        return [(label.ljust(11), "bold"), (plain(text), style)]
+
     if not e.recognised:
-        lines.append("(read %d lines; no recogniser matched: see `fixenv explain --help` and "
-                     "docs/explain.md to add one)" % e.log.lines)
-        return "\n".join(lines)
+        return [[(plain(e.summary), "bold")],
+                [("(read %d line%s; no recogniser matched: see `fixenv explain --help` and "
+                  "docs/explain.md to add one)" % (e.log.lines, "" if e.log.lines == 1 else "s"),
+                  "dim")]]
+    rows = [row("problem", e.summary, "bold red")]
     f = next(x for x in e.log.failures if x.cls == e.cls)
-    lines.append("evidence   line %d: %s" % (f.line, _clip(f.text, 160)))
+    rows.append(row("evidence", "line %d: %s" % (f.line, clip(f.text)), "dim"))
     tool_names = {t[0]: t[1] for t in load_rules().tools}
     tool_names["compiler"] = "a plain compiler run"
     if e.log.tool:
-        lines.append("tool       %s" % tool_names.get(e.log.tool, e.log.tool))
+        name = tool_names.get(e.log.tool, e.log.tool)
+        if e.log.tool == "triton" and "inductor" in e.log.tools:
+            name += " (called by %s)" % tool_names["inductor"]
+        rows.append(row("tool", name))
+    if e.log.platform:
+        rows.append(row("made on", PLATFORM_NAMES.get(e.log.platform, e.log.platform)))
     if e.log.compiler:
-        lines.append("compiler   %s" % e.log.compiler)
+        rows.append(row("compiler", e.log.compiler))
     if e.log.source:
-        lines.append("source     %s" % e.log.source)
+        rows.append(row("source", e.log.source))
     if e.log.include_dirs:
-        lines.append("includes   %s" % " ".join(e.log.include_dirs))
+        rows.append(row("includes", clip(" ".join(e.log.include_dirs), 400)))
     if e.log.python:
-        lines.append("python     %s" % e.log.python.describe)
-        if e.log.python.env_prefix:
-            lines.append("  env      %s" % e.log.python.env_prefix)
+        rows.append(row("python", e.log.python.describe))
+        if e.log.python.env:
+            rows.append(row("  env", e.log.python.env + (
+                " " + e.log.python.env_prefix if e.log.python.env_prefix else "")))
+        elif e.log.python.env_prefix:
+            rows.append(row("  env", e.log.python.env_prefix))
     if e.target:
         t = e.target
-        lines.append("target     %s (Python %s, %s, headers %s)" % (
+        rows.append(row("target", "%s (Python %s, %s, headers %s)" % (
             t["executable"], t["version"], t["provider"],
-            "present" if t["has_headers"] else "MISSING in %s" % t["include"]))
-    verdict = {True: "same Python", False: "DIFFERENT Python", None: "unknown"}[e.match.same]
-    lines.append("match      %s: %s" % (verdict, e.match.reason))
+            "present" if t["has_headers"] else "MISSING in %s" % t["include"])))
+    verdict, style = {True: ("same Python", "green"), False: ("DIFFERENT Python", "yellow"),
+                      None: ("unknown", "yellow")}[e.match.same]
+    rows.append([("match".ljust(11), "bold"), (verdict, style), (": " + plain(e.match.reason), "")])
     for a in e.advice:
-        lines.append("advice     %s" % a)
+        rows.append(row("advice", a, "yellow"))
     if e.plan is not None:
-        lines.append("")
-        lines.append(plan_text(e.plan, sudo))
+        rows.append([("", "")])
+        rows += plan_rows(out, e.plan, sudo)
     if e.apply_command:
-        lines.append("")
-        lines.append("to fix it, run:  %s" % e.apply_command)
-        lines.append("(or `fixenv explain LOG --apply --yes`; `fixenv plan` shows the same plan)")
-    return "\n".join(lines)
+        rows.append([("", "")])
+        rows.append([("to fix it, run:  ", "bold"), (e.apply_command, "bold cyan")])
+        rows.append([("(or `fixenv explain LOG --apply --yes`; `fixenv plan` shows the same plan)",
+                      "dim")])
+    return rows
 
 
-def _clip(s: str, n: int) -> str:
-    return s if len(s) <= n else s[: n - 1] + "…"
+def explanation_text(e: Explanation, sudo: bool = False) -> str:
+    """The explanation as plain text (no colour, ASCII marks): what a pipe gets."""
+    from fixenv.ui import Out
+
+    out = Out(_Null(), color=False)
+    return "\n".join("".join(t for t, _s in r) for r in explanation_rows(e, out, sudo))
+
+
+class _Null:
+    encoding = "ascii"
+
+    def write(self, _s: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def print_explanation(e: Explanation, sudo: bool = False, stream: Any = None) -> None:
+    """Print to stdout (or `stream`) under the shared output rules (fixenv.ui.Out)."""
+    from fixenv.ui import Out
+
+    out = Out(stream)
+    out.lines(explanation_rows(e, out, sudo))
 
 
 def read_source(path: Optional[str], stdin: Any) -> bytes:
-    """The log's bytes from a file or '-' (stdin); a bad path is an input error (exit 3)."""
+    """The log's bytes from a file or '-' (stdin). A bad path, a terminal instead of a pipe,
+    or nothing at all to read (an empty file, `</dev/null`) is an input error: exit 3."""
     if path in (None, "-"):
         if stdin is None or (hasattr(stdin, "isatty") and stdin.isatty()):
             raise InputError("no log given: pass a file, or pipe the log into `fixenv explain -`",
                              hint="e.g. python train.py 2>&1 | fixenv explain -")
         buf = getattr(stdin, "buffer", stdin)
         data = buf.read()
-        return data.encode("utf-8") if isinstance(data, str) else data
+        data = data.encode("utf-8") if isinstance(data, str) else data
+        if not data.strip():
+            raise InputError("no log: standard input was empty",
+                             hint="pipe the failed build's output in: "
+                                  "python train.py 2>&1 | fixenv explain -")
+        return data
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
             size = fh.tell()
             fh.seek(max(0, size - MAX_BYTES))
-            return fh.read()
+            data = fh.read()
     except IsADirectoryError:
         raise InputError("%s: is a directory, not a log file" % path)
     except OSError as exc:
         raise InputError("%s: %s" % (path, exc.strerror or exc))
+    if not data.strip():
+        raise InputError("no log: %s is empty" % path)
+    return data
 
 
 def iter_cases(root: str) -> Iterable[str]:

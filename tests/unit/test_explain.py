@@ -226,9 +226,11 @@ def test_progress_bar_carriage_returns():
     assert lines[:2] == [" 100% done", "next"]
 
 
-def test_empty_log_not_recognised(capsys, monkeypatch):
-    rc, got = _class_of(capsys, b"", monkeypatch)
-    assert rc == errors.NOT_RECOGNISED and got["recognised"] is False
+def test_empty_log_is_no_log(capsys, monkeypatch):
+    """docs/explain.md: no log on stdin is exit 3 (bad input), not 11 (not recognised)."""
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    assert run(["explain", "-", "--facts", str(DEBIAN_FACTS)]) == errors.INPUT
+    assert "no log" in capsys.readouterr().err
 
 
 def test_missing_file_is_bad_input(capsys, tmp_path):
