@@ -219,7 +219,12 @@ def explain(
                  for n, p in inspect.signature(apply).parameters.items()})
         return
     sudo = bool(e.facts) and not e.facts["privilege"]["root"]
-    _out(e.to_json(), as_json, explanation_text(e, sudo) if not as_json else "")
+    if as_json:
+        _out(e.to_json(), True, "")
+    else:  # the shared output rules: colour on a terminal, plain ASCII when piped/NO_COLOR
+        from fixenv.explain import print_explanation
+
+        print_explanation(e, sudo)
     if not e.recognised:
         raise typer.Exit(errors.NOT_RECOGNISED)
     if do_apply:  # recognised, but nothing fixenv can apply here (see the advice printed)
