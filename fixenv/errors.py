@@ -27,10 +27,12 @@ class FixenvError(Exception):
 
     exit_code: int = FAILED
 
-    def __init__(self, message: str, *, hint: Optional[str] = None, exit_code: Optional[int] = None):
+    def __init__(self, message: str, *, hint: Optional[str] = None, exit_code: Optional[int] = None,
+                 calm: bool = False):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.calm = calm  # an answer, not an error: printed as `fixenv: ...` without `error:`
         if exit_code is not None:
             self.exit_code = exit_code
 

@@ -58,6 +58,40 @@ def _check_argv(argv: Sequence[str]) -> tuple:
     return tuple(argv)
 
 
+# Programs that stop at a safe point on SIGINT and must get it alone, never their group: with
+# no pty for dpkg (no /dev/pts in a chroot, Dpkg::Use-Pty=0) dpkg sits in apt-get's process
+# group, and SIGINT to that group kills dpkg mid-unpack ("dpkg was interrupted, you must
+# manually run 'dpkg --configure -a'"). apt-get itself catches SIGINT, lets the running dpkg
+# finish and then stops; rpm-based managers block it during the transaction.
+SAFE_POINT = frozenset(("apt-get", "apt", "aptitude", "dpkg", "dnf", "dnf5", "microdnf", "yum",
+                        "zypper", "rpm", "pacman", "apk", "brew", "conda", "mamba",
+                        "micromamba", "port"))
+_SUDO_WITH_VALUE = frozenset(("-u", "-g", "-h", "-p", "-C", "-D", "-R", "-T", "-U"))
+
+
+def program_of(argv: Sequence[str]) -> str:
+    """The program doing the work, past `sudo [-n ...]` and `env [-i] K=V ...`: for
+    `sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install ...` that is `apt-get`."""
+    words = list(argv)
+    i = 0
+    while i < len(words):
+        name = os.path.basename(words[i])
+        if name == "sudo":
+            i += 1
+            while i < len(words) and words[i].startswith("-") and words[i] != "--":
+                i += 2 if words[i] in _SUDO_WITH_VALUE else 1
+            if i < len(words) and words[i] == "--":
+                i += 1
+            continue
+        if name == "env":
+            i += 1
+            while i < len(words) and (words[i].startswith("-") or "=" in words[i]):
+                i += 2 if words[i] in ("-u", "--unset", "-C", "--chdir") else 1
+            continue
+        return name
+    return os.path.basename(words[-1]) if words else ""
+
+
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     """Signal the process group `proc` leads (it was started in a new session)."""
     try:
@@ -103,7 +137,10 @@ class Pending:
             proc = self._proc
             end = time.monotonic() + STOP_GRACE
             try:
-                _signal_group(proc, signal.SIGINT)  # what a terminal's Ctrl-C would have done
+                if program_of(self._argv) in SAFE_POINT:  # alone: see SAFE_POINT
+                    proc.send_signal(signal.SIGINT)
+                else:
+                    _signal_group(proc, signal.SIGINT)  # what a terminal's Ctrl-C would do
                 while True:
                     try:
                         proc.communicate(timeout=1)  # drains: it may write while stopping
@@ -176,7 +213,11 @@ class Runner:
     def passthrough(self, argv: Sequence[str], *, env: Optional[Mapping[str, str]] = None
                     ) -> int:
         """Run with this process's stdin/stdout/stderr (`fixenv exec`); returns the exit code
-        (127 when the program cannot be started, 128+N when killed by signal N)."""
+        (127 when the program cannot be started, 128+N when killed by signal N).
+
+        Unlike `run`, the program stays in the terminal's foreground process group: it is the
+        user's own program and may read the terminal, so Ctrl-C reaches it directly, as from
+        a shell. fixenv, like a shell, ignores SIGINT while it waits."""
         args = _check_argv(argv)
         self._before(args, True)
         try:
@@ -185,20 +226,33 @@ class Runner:
             import sys
             sys.stderr.write("fixenv: %s: %s\n" % (args[0], exc.strerror or exc))
             return NOT_FOUND_RC
+        previous = None
         try:
+            try:
+                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            except (ValueError, OSError):  # not the main thread
+                previous = None
             rc = proc.wait()
-        except KeyboardInterrupt:  # the child got the same SIGINT; let it finish
+        except KeyboardInterrupt:  # came before SIGINT was ignored: the child got it too
             rc = proc.wait()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         return 128 - rc if rc < 0 else rc
 
     def _stream(self, args: tuple, env: Optional[Mapping[str, str]], timeout: Optional[float],
                 cwd: Optional[str], on_line: LineCallback) -> Result:
         started = time.monotonic()
         try:
+            # A session of its own: a terminal's Ctrl-C goes to its foreground process group,
+            # and that must be fixenv alone. fixenv then decides what the command gets (see
+            # below). No controlling terminal, stdin /dev/null: nothing can stop it with
+            # SIGTTIN by reading the terminal (apt-get -y, sudo -n need no input).
             proc = subprocess.Popen(
                 list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, env=self._env(env), cwd=cwd,
                 universal_newlines=True, errors="replace", bufsize=1,
+                start_new_session=True,
             )
         except OSError as exc:
             return Result(args, NOT_FOUND_RC, "", "%s: %s" % (args[0], exc.strerror or exc))
@@ -220,12 +274,15 @@ class Runner:
                 on_line(line.rstrip("\n"))
             rc = proc.wait()
         except BaseException as exc:
-            # Ctrl-C/SIGTERM: pass SIGINT on, as a terminal does, and let the program stop at
-            # a safe point: apt-get ignores it while dpkg unpacks (SIGTERM there leaves "dpkg
-            # was interrupted, you must manually run 'dpkg --configure -a'"). A second
-            # Ctrl-C, or STOP_GRACE seconds, ends the wait with SIGKILL.
+            # Ctrl-C/SIGTERM: let the program stop at a safe point. A package manager gets
+            # SIGINT alone (through sudo, which relays it): apt-get lets the running dpkg
+            # finish, then stops; SIGINT to its group would kill dpkg too, and SIGTERM to
+            # apt-get leaves "dpkg was interrupted, you must manually run 'dpkg --configure
+            # -a'". Anything else gets SIGINT in its whole group, as from a terminal. A second
+            # Ctrl-C, or STOP_GRACE seconds, ends the wait with SIGKILL to the group.
+            name = program_of(args)
             on_line("fixenv: interrupted; letting %s stop at a safe point (Ctrl-C again "
-                    "to kill it)" % os.path.basename(args[0]))
+                    "to kill it)" % name)
             def drain() -> None:  # it may write while stopping: keep its pipe flowing
                 try:
                     assert proc.stdout is not None
@@ -236,10 +293,14 @@ class Runner:
 
             reader = threading.Thread(target=drain, daemon=True)
             try:
-                proc.send_signal(signal.SIGINT)
+                if name in SAFE_POINT:
+                    proc.send_signal(signal.SIGINT)
+                else:
+                    _signal_group(proc, signal.SIGINT)
                 reader.start()
                 proc.wait(timeout=STOP_GRACE)
             except BaseException:
+                _signal_group(proc, signal.SIGKILL)
                 proc.kill()
                 proc.wait()
             reader.join(2)  # not longer: a leftover grandchild may hold the pipe

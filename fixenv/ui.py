@@ -230,6 +230,60 @@ def plan_rows(out: Out, plan: Plan, sudo: bool = False) -> List[List[Seg]]:
     return rows
 
 
+def change_rows(out: Out, plan: Plan, sudo: bool = False) -> List[List[Seg]]:
+    """What `apply` is about to do, listed before it asks (as apt and terraform do): each
+    step that changes something with its exact commands and the files it writes."""
+    rows: List[List[Seg]] = []
+    width = max([len(s.id) for s in plan.steps] + [8])
+    pad = " " * (len(out.mark("ok")[0]) + 4 + width)
+    for s in plan.steps:
+        if s.status != "change":
+            continue
+        reason = _indent_detail(s.reason, width)
+        rows.append([(" ", ""), out.mark(s.status), (" ", ""), (s.id.ljust(width), "bold"),
+                     ("  ", ""), (reason[0], "")])
+        for c in s.commands:
+            rows.append([(pad, ""), ("$ ", "dim"), (plain(c.display(sudo)), "cyan")])
+        for f in s.files:
+            from fixenv.render import FILE_ACTIONS
+            rows.append([(pad, ""), (FILE_ACTIONS.get(f.action, f.action) + " ", "dim"),
+                         (plain(f.path), "cyan")])
+    return rows
+
+
+def ask_apply(plan: Plan, sudo: bool = False, stdin: Optional[IO[str]] = None,
+              stream: Optional[IO[str]] = None) -> None:
+    """List the changes, ask `Apply N changes? [y/N]` on the terminal; return on yes.
+
+    No (or just Enter) and end of input (Ctrl-D) raise NotConfirmed (exit 5), Ctrl-C raises
+    it with exit 130; each says in one calm line that nothing changed (not an `error:`)."""
+    from fixenv import errors
+
+    stdin = stdin if stdin is not None else sys.stdin
+    stream = stream if stream is not None else sys.stderr
+    out = Out(stream)
+    n = sum(1 for s in plan.steps if s.status == "change") if plan is not None else 0
+    if plan is not None:
+        out.lines(change_rows(out, plan, sudo))
+    question = ("Apply %d change%s? [y/N] " % (n, "" if n == 1 else "s") if plan is not None
+                else "Apply the changes? [y/N] ")
+    try:
+        stream.write(question)
+        stream.flush()
+        answer = stdin.readline()
+    except KeyboardInterrupt:
+        stream.write("\n")
+        raise errors.NotConfirmed("interrupted at the prompt; nothing changed", calm=True,
+                                  exit_code=errors.INTERRUPTED) from None
+    if not answer:  # end of input: Ctrl-D, or a closed stdin
+        stream.write("\n")
+        raise errors.NotConfirmed("no answer (end of input); nothing changed", calm=True)
+    if answer.strip().lower() not in ("y", "yes"):
+        raise errors.NotConfirmed("nothing changed (you answered %s)"
+                                  % ("no" if not answer.strip() or answer.strip().lower()
+                                     in ("n", "no") else repr(answer.strip())), calm=True)
+
+
 def _dur(seconds: Optional[float]) -> str:
     if seconds is None:
         return ""
@@ -248,7 +302,7 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
     mark_width = len(out.mark("ok")[0])
     omit = set(omit)
     for s in recap.steps:
-        if out.verbosity < 0 and s.status not in ("failed", "changed"):
+        if out.verbosity < 0 and s.status != "failed":  # -q: failures and the summary only
             continue
         if s.id in omit and s.status != "failed":
             continue
@@ -269,7 +323,7 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
 
                 rows.append([(pad, ""), ("$ ", "dim"),
                              (plain(" ".join(shlex.quote(a) for a in argv)), "cyan")])
-    if recap.verify is not None:
+    if recap.verify is not None and (out.verbosity >= 0 or not recap.verify.ok):
         rows.append([])
         rows += verify_rows(out, recap.verify)
     j = recap.to_json()["summary"]
@@ -283,7 +337,8 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
     if recap.interrupted:
         parts.append("interrupted")
     took = (" in " + _dur(total)) if total is not None else ""
-    rows.append([])
+    if rows:
+        rows.append([])
     if recap.ok:
         target = recap.verify.python if recap.verify else ""
         rows.append(out.verdict(True, "done%s: " % took) + [
@@ -437,6 +492,9 @@ class Progress:
         text = plain(text.rstrip("\r"))
         if "\r" in text:
             text = text.rsplit("\r", 1)[-1]
+        if text.startswith("fixenv: "):  # fixenv's own notice (Ctrl-C): a line, always shown
+            self._print((text, "bold yellow"))
+            return
         self._buffer.append(text)
         if self.live:
             if self.verbosity > 0:
@@ -576,7 +634,9 @@ class ApplyFeedback:
 
         self.progress.phase_done()
         self.progress.close()
-        code = errors.OK if recap.ok else errors.FAILED
+        from fixenv.outcome import exit_code
+
+        code = exit_code(recap)  # the same code the process exits with
         if self.events is not None:
             self.events.steps_done(recap)
             if recap.verify is not None:

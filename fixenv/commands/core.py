@@ -33,7 +33,7 @@ def report(exc: BaseException, debug: bool) -> Optional[int]:
     if isinstance(exc, errors.FixenvError):
         if debug:
             raise exc
-        echo("fixenv: error: %s" % exc.message, err=True)
+        echo("fixenv: %s%s" % ("" if exc.calm else "error: ", exc.message), err=True)
         if exc.hint:
             echo("fixenv: hint: %s" % exc.hint, err=True)
         return exc.exit_code
@@ -122,16 +122,15 @@ def plan(dry_run: bool = False, python: Optional[str] = None, facts_file: Option
     return errors.OK
 
 
-def confirm(yes: bool, n: int) -> None:
+def confirm(yes: bool, n: int, plan: Any = None, sudo: bool = False) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
         raise errors.NotConfirmed("apply would change this machine and there is no terminal to "
                                   "ask: pass --yes", hint="`fixenv plan` shows what would change")
-    import typer  # only when a person is asked
+    from fixenv.ui import ask_apply  # lists the changes, then asks; no/EOF/Ctrl-C raise
 
-    if not typer.confirm("Apply %d change%s?" % (n, "" if n == 1 else "s"), default=False):
-        raise errors.NotConfirmed("nothing changed (not confirmed)")
+    ask_apply(plan, sudo)
 
 
 def apply(yes: bool = False, python: Optional[str] = None, playbook: Optional[str] = None,
@@ -148,7 +147,8 @@ def apply(yes: bool = False, python: Optional[str] = None, playbook: Optional[st
         facts, p = plan_for(python, None, playbook, rootless is True)
         fb.start(p)
         if p.changes_pending:
-            confirm(yes, sum(1 for s in p.steps if s.status == "change"))
+            confirm(yes, sum(1 for s in p.steps if s.status == "change"), p,
+                    not facts["privilege"]["root"])
             recap = apply_plan(p, facts, Runner(), on_event=fb.on_event, on_line=fb.on_line)
         else:
             recap = Recap(tuple(StepOutcome(s.id, "ok" if s.status == "ok" else "skipped",
