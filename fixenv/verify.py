@@ -28,6 +28,19 @@ def _errors(output: str, limit: int = 8) -> str:
     return "\n".join((lines or output.splitlines())[:limit])
 
 
+def _temp_parent(facts: Mapping[str, Any]) -> Optional[str]:
+    """Where to build: the exec-capable TMPDIR a new shell gets once fixenv persisted it
+    (a noexec TMPDIR, issue 14), else the default temp dir."""
+    if not (facts.get("buildenv") or {}).get("fix_env"):
+        return None
+    from fixenv.kinds.buildenv import persisted_env
+
+    tmp = persisted_env(facts).get("TMPDIR")
+    if tmp:
+        os.makedirs(tmp, exist_ok=True)
+    return tmp or None
+
+
 def fix_hint(facts: Mapping[str, Any]) -> str:
     return "run `fixenv apply --yes --python %s`" % facts["python"]["executable"]
 
@@ -57,7 +70,7 @@ def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
                             None if cxx_path else hint))
     if not cc and not (cxx and cxx_path):
         return VerifyResult(exe, tuple(checks))
-    workdir = keep or tempfile.mkdtemp(prefix="fixenv-verify-")
+    workdir = keep or tempfile.mkdtemp(prefix="fixenv-verify-", dir=_temp_parent(facts))
     try:
         suffix = py.get("ext_suffix") or ".so"
         module = os.path.join(workdir, "fixenv_probe" + suffix)

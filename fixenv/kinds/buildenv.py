@@ -237,3 +237,16 @@ def env_after(facts: Mapping[str, Any]) -> Dict[str, str]:
     apply in this process, whose own environment predates the fix)."""
     return {v: str(fx["to"]) for v, fx in ((facts.get("buildenv") or {}).get("fix_env")
                                             or {}).items() if v in VARS and fx.get("to")}
+
+
+def persisted_env(facts: Mapping[str, Any]) -> Dict[str, str]:
+    """env_after(facts) when this step's block is already in the start-up files (a new
+    shell gets those values), else {}. Only reads files when there is something to fix."""
+    want = env_after(facts)
+    if not want:
+        return {}
+    root = bool(facts["privilege"].get("root"))
+    for t in _targets(root, facts.get("user") or {}):
+        if t.shell == "sh" and set(want) <= set(chunks(profile.read(t.path))):
+            return want
+    return {}
