@@ -608,8 +608,8 @@ def judge(logpy: Optional[LogPython], py: Mapping[str, Any]) -> Match:
     """Does the Python the log was built for look like the target? Pure."""
     target = "%s (Python %s)" % (py.get("executable"), py.get("version"))
     if logpy is None:
-        return Match(None, "the log does not show which Python it was built for; "
-                           "assuming the target, %s" % target)
+        return Match(None, "the log does not show which Python it was built for (the target "
+                           "is %s)" % target)
     xy = "%s.%s" % tuple(str(py.get("version", "")).split(".")[:2]) \
         if str(py.get("version", "")).count(".") >= 1 else str(py.get("version", ""))
     includes = {_norm(py.get("include")), _norm(py.get("sysconfig_include"))}
@@ -716,7 +716,7 @@ def _summary(cls: Optional[str], logf: LogFacts) -> str:
     who = logf.tool
     name = names.get(who, who) if who else "the build"
     if who == "triton" and "inductor" in logf.tools:
-        name += " (called by %s)" % names["inductor"]
+        name += ", called by PyTorch Inductor,"
     return "%s failed: %s" % (name, what)
 
 
@@ -895,7 +895,7 @@ def explanation_rows(e: Explanation, out: Any, sudo: bool = False) -> List[List[
     if e.log.tool:
         name = tool_names.get(e.log.tool, e.log.tool)
         if e.log.tool == "triton" and "inductor" in e.log.tools:
-            name += " (called by %s)" % tool_names["inductor"]
+            name += ", called by PyTorch Inductor (torch.compile)"
         rows.append(row("tool", name))
     if e.log.platform:
         rows.append(row("made on", PLATFORM_NAMES.get(e.log.platform, e.log.platform)))

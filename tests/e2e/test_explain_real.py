@@ -81,6 +81,26 @@ def test_no_compiler_log_plans_the_compiler(debian_root):
     assert steps["compiler"]["commands"][-1][-1] == "build-essential"
 
 
+def test_logs_from_elsewhere_get_no_plan_here(debian_root):
+    """Issue 12: a Windows/MSVC log, and a log that names no Python, pasted in a real Debian 12
+    root whose venv Python lacks headers: said what they show and what to do there, but never
+    turned into a plan for this root's default Python (the facts are probed, not a file)."""
+    root = debian_root
+    _venv(root)
+    res = explain(root, "windows-msvc-groundingdino-c1083-chinese", "--json")
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert got["log"]["platform"] == "windows" and got["match"]["same"] is False
+    assert got["plan"] is None and got["apply_command"] is None
+    assert any("developer environment" in a for a in got["advice"])
+    res = explain(root, "xrayutilities-no-python-shown", "--json")
+    got = json.loads(res.stdout)
+    assert got["match"]["same"] is None and got["plan"] is None
+    assert any("fixenv plan --python /opt/venv/bin/python" in a for a in got["advice"])
+    res = root.run([root.fixenv, "explain", "-"], check=False, input="")
+    assert res.returncode == 3 and "no log" in res.stderr
+
+
 def test_not_recognised_exits_11(debian_root):
     res = explain(debian_root, "not-recognised-python-syntax-error")
     assert res.returncode == 11
