@@ -72,6 +72,15 @@ def is_terminal(stream: Any) -> bool:
         return False
 
 
+def _same_file(a: Any, b: Any) -> bool:
+    """Both streams on one open file: `2>&1` into a CI log or a pipe."""
+    try:
+        sa, sb = os.fstat(a.fileno()), os.fstat(b.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
 def _unicode_ok(stream: Any) -> bool:
     enc = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
     return enc.startswith("utf")
@@ -304,7 +313,7 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
     for s in recap.steps:
         if out.verbosity < 0 and s.status != "failed":  # -q: failures and the summary only
             continue
-        if s.id in omit and s.status != "failed":
+        if s.id in omit:  # shown by the progress on the same screen or log, reason and all
             continue
         dim = "dim" if s.status in ("ok", "skipped", "not_run") else ""
         reason = [plain(x) for x in (s.reason.splitlines() or [""])]
@@ -337,7 +346,7 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
     if recap.interrupted:
         parts.append("interrupted")
     took = (" in " + _dur(total)) if total is not None else ""
-    if rows:
+    if rows or out.verbosity >= 0:
         rows.append([])
     if recap.ok:
         target = recap.verify.python if recap.verify else ""
@@ -475,17 +484,20 @@ class Progress:
             status = str(data.get("status", ""))
             if self.live:
                 self._unspin()
-            if status == "failed" and self.verbosity < 0 and not self.live:
-                for ln in self._buffer[-20:]:
+            lines = [plain(x) for x in str(data.get("reason") or "").splitlines()] or [""]
+            if status == "failed" and self.verbosity < 0 and not self.live and len(lines) < 2:
+                for ln in self._buffer[-20:]:  # the reason does not carry the output itself
                     self._print(("[%s] " % step, "dim"), (plain(ln), ""))
             if self.verbosity >= 0 or status == "failed":
                 self.shown.add(step)
-                reason = plain(str(data.get("reason", "")).splitlines()[0]
-                               if data.get("reason") else "")
                 self._print((" ", ""), self.out.mark(status), (" ", ""),
                             (step.ljust(self.width), "bold"),
-                            ("  " + reason, "" if status == "failed" else "dim"),
+                            ("  " + lines[0], "" if status == "failed" else "dim"),
                             ("  " + _dur(took), "dim"))
+                if status == "failed":  # the manager's last lines, once, under the reason
+                    pad = " " * (len(self.out.mark("ok")[0]) + 4 + self.width)
+                    for extra in lines[1:]:
+                        self._print((pad, ""), (extra, "red"))
             self.step = None
 
     def line(self, text: str) -> None:
@@ -652,6 +664,7 @@ class ApplyFeedback:
         stream = self.stderr if self.events_on_stdout else self.stdout
         out = Out(stream, verbosity=self.verbosity)
         # on one screen (both streams a terminal) the step lines just printed are not repeated
-        same_screen = stream is self.stderr or (is_terminal(stream) and is_terminal(self.stderr))
+        same_screen = (stream is self.stderr or _same_file(stream, self.stderr)
+                       or (is_terminal(stream) and is_terminal(self.stderr)))
         omit = self.progress.shown if same_screen else ()
         out.lines(recap_rows(out, recap, self.progress.durations, self.progress.elapsed(), omit))

@@ -178,6 +178,24 @@ def _is_compiler_step(s: Any) -> bool:
     return "compiler" in s.id
 
 
+def verify_fix_hint(facts: Mapping[str, Any]) -> str:
+    from fixenv.verify import fix_hint
+
+    return fix_hint(facts)
+
+
+STALE_SHELL = "start a new login shell"
+
+
+def _stale_shell_fix(plan: Plan) -> Optional[str]:
+    """A step already done whose effect this shell predates (CPATH persisted in a profile
+    file after this shell started): the advice it gives, else None."""
+    for s in plan.steps:
+        if s.status != CHANGE and STALE_SHELL in s.reason:
+            return s.reason[s.reason.index(STALE_SHELL):]
+    return None
+
+
 def _no_fix_reason(plan: Plan, match) -> str:
     for s in plan.steps:
         if match(s) and s.status != CHANGE:
@@ -211,18 +229,36 @@ def build_report(facts: Mapping[str, Any], result: VerifyResult, plan: Plan, *,
         fix = "sudo " + fix  # apply uses `sudo -n` itself only when that works without a password
     vchecks = {c.name: c for c in result.checks}
 
+    generic = verify_fix_hint(facts)
+    # what verify advises beyond "run fixenv apply" (e.g. after a rootless apply, in a shell
+    # that predates the CPATH it persisted: "start a new login shell, or eval ..."): the
+    # doctor gives the same advice as verify
+    shell_fix = next((v.fix for v in result.checks if not v.ok and v.fix and v.fix != generic),
+                     None) or _stale_shell_fix(plan)
+    if fix is None and shell_fix:
+        fix = shell_fix
+
     def with_fix(check: DoctorCheck, match) -> DoctorCheck:
         if check.status != FAIL:
             return check
         cmds, _ = _step_commands(plan, sudo, match)
         if not cmds:
+            if shell_fix:
+                return DoctorCheck(check.name, check.status, check.detail, check.matters,
+                                   shell_fix, (), check.more)
             return DoctorCheck(check.name, check.status, check.detail, check.matters,
                                "none planned (%s)" % _no_fix_reason(plan, match), (), check.more)
         return DoctorCheck(check.name, check.status, check.detail, check.matters, fix,
                            tuple(cmds), check.more)
 
+    headers = headers_check(py)
+    vheaders = vchecks.get("headers")
+    if headers.status == FAIL and vheaders is not None and (vheaders.ok or vheaders.fix != generic):
+        # Python.h outside the include dir: reached through CPATH (ok), or where fixenv put
+        # it but out of this shell's reach (verify says why, and how to reach it)
+        headers = DoctorCheck("headers", OK if vheaders.ok else FAIL, vheaders.detail)
     checks: List[DoctorCheck] = [_python_check(py), _venv_check(py),
-                                 with_fix(headers_check(py), _is_header_step)]
+                                 with_fix(headers, _is_header_step)]
     for name, key, what in (("c-compiler", "cc", "no C compiler ($CC, gcc, cc, clang)"),
                             ("cxx-compiler", "cxx", "no C++ compiler ($CXX, g++, c++, clang++): "
                                                     "Torch Inductor needs one")):

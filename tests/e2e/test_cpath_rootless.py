@@ -148,6 +148,12 @@ def test_unprivileged_user_rootless_login_shell_compiles_and_reset_undoes(make_r
     res = fixenv(root, "verify", "--json", user="alice", rc=1)
     fixes = " ".join(c.get("fix") or "" for c in json.loads(res.stdout)["checks"])
     assert "new login shell" in fixes and "fixenv env" in fixes, _describe(res)
+    # doctor in the same old shell gives the same fix as verify (issue 15), not "none planned"
+    res = fixenv(root, "doctor", "--json", user="alice", rc=1)
+    doc = json.loads(res.stdout)
+    dfix = [c["fix"] for c in doc["checks"] if c["status"] == "fail"]
+    assert dfix and all("new login shell" in f and "fixenv env" in f for f in dfix), dfix
+    assert "none planned" not in res.stdout and "new login shell" in (doc["fix"] or "")
 
     # fixenv exec / fixenv env in a shell that never read the profile
     res = root.run([root.fixenv, "exec", "--", "sh", "-c", BUILD], user="alice", check=False)

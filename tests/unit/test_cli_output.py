@@ -162,6 +162,21 @@ def test_progress_is_line_prefixed_when_not_a_terminal(tmp_path):
     assert q.returncode == 0
     assert "[slow-step]" not in q.stderr
     assert "1 changed" in q.stdout
+    # docs/terminal.md: failures and the summary only (no step line, no verification lines)
+    assert [ln for ln in (q.stdout + q.stderr).splitlines() if ln.strip()] == [
+        ln for ln in q.stdout.splitlines() if ln.startswith("done in")], (q.stdout, q.stderr)
+    # a failing step under -q: its line and the manager's last output lines are there
+    fail = tmp_path / "fail.sh"
+    fail.write_text("#!/bin/sh\necho 'E: Unable to locate package nope'\nexit 100\n")
+    fail.chmod(0o755)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nsteps:\n  - id: bad-step\n    kind: command\n"
+                   "    argv: [%s]\n" % json.dumps(str(fail)))
+    q = run_piped("-q", "apply", "--yes", "--python", SYSTEM_PY, "--playbook", str(bad))
+    assert q.returncode == 1
+    both = q.stdout + q.stderr
+    assert "bad-step" in both and "E: Unable to locate package nope" in both, both
+    assert "verify" not in both
 
 
 def _commands():
