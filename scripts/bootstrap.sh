@@ -63,11 +63,30 @@ find_python() {
         echo "$FIXENV_PYTHON"
         return
     fi
-    for cand in python3 python3.13 python3.12 python3.11 python3.10 python3.9; do
-        if has "$cand" && py_ok "$cand"; then echo "$cand"; return; fi
+    # The system's interpreter first: a venv built on a pyenv/asdf shim's Python breaks when
+    # that version is uninstalled or the shim picks another one. Shims only as a last resort.
+    local found="" shims="" path
+    for cand in /usr/bin/python3 python3 python3.13 python3.12 python3.11 python3.10 python3.9; do
+        has "$cand" || continue
+        path="$(command -v "$cand")"
+        case "$path" in
+            */shims/*) shims="$shims $path" ;;
+            *) found="$found $path" ;;
+        esac
     done
-    for cand in python3 python3.13 python3.12 python3.11 python3.10 python3.9; do
-        if has "$cand" && py_version_ok "$cand"; then echo "$cand"; return; fi
+    for cand in $found; do
+        if py_ok "$cand"; then echo "$cand"; return; fi
+    done
+    if has apt-get && is_root; then  # its missing python3-venv gets installed below
+        for cand in $found; do
+            if py_version_ok "$cand"; then echo "$cand"; return; fi
+        done
+    fi
+    for cand in $shims; do
+        if py_ok "$cand"; then echo "$cand"; return; fi
+    done
+    for cand in $found $shims; do
+        if py_version_ok "$cand"; then echo "$cand"; return; fi
     done
     echo ""
 }
@@ -146,7 +165,8 @@ case "$src" in  # like pip: a path when it looks like one, else a requirement or
     *) is_path=0 ;;
 esac
 if [ "$is_path" = 1 ] && [ -e "$src" ]; then
-    src="$(cd "$(dirname "$src")" && pwd)/$(basename "$src")"
+    srcdir="$(cd "$(dirname "$src")" && pwd)"
+    src="${srcdir%/}/$(basename "$src")"  # /src, not //src
     if [ -d "$src" ] && [ ! -f "$src/pyproject.toml" ] && [ ! -f "$src/setup.py" ]; then
         die 3 "FIXENV_SOURCE=$src is a directory but not a Python project (no pyproject.toml)"
     fi
