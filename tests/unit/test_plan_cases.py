@@ -187,6 +187,26 @@ ROWS = {
     "uv": lambda f: f["python"]["provider"] == "uv",
     "docker slim (source)": lambda f: f["python"]["provider"] == "source",
     "venv over system": lambda f: f["python"]["in_venv"] and f["python"]["provider"] == "apt",
+    # issue 11: rules read in the distributions' own packaging
+    "fedora 3.13t": lambda f: f["os"]["id"] == "fedora" and f["python"]["abiflags"] == "t"
+    and f["python"]["version"].startswith("3.13."),
+    "fedora 3.14t": lambda f: f["os"]["id"] == "fedora" and f["python"]["abiflags"] == "t"
+    and f["python"]["version"].startswith("3.14."),
+    "fedora debug": lambda f: f["os"]["id"] == "fedora" and f["python"]["abiflags"] == "d",
+    "opensuse free-threaded": lambda f: f["os"]["id"].startswith("opensuse")
+    and "t" in f["python"]["abiflags"],
+    "deadsnakes nogil": lambda f: f["python"]["provider"] == "apt"
+    and "t" in f["python"]["abiflags"],
+    "debian testing": lambda f: f["os"]["id"] == "debian" and f["os"]["version"] in (None,
+                                                                                     "forky/sid"),
+    "ubuntu 26.04": lambda f: f["os"]["id"] == "ubuntu" and f["os"]["version"] == "26.04",
+    "rootless fedora non-default": lambda f: f["os"]["id"] == "fedora"
+    and not f["privilege"]["root"] and not f["privilege"]["sudo"],
+    "rootless rhel non-default": lambda f: f["os"]["id"] == "rhel"
+    and not f["privilege"]["root"] and not f["privilege"]["sudo"],
+    "rootless alma non-default": lambda f: f["os"]["id"] == "almalinux"
+    and not f["privilege"]["root"] and not f["privilege"]["sudo"]
+    and f["python"]["version"].startswith("3.9") and f["os"]["version"].startswith("8"),
 }
 
 
@@ -195,6 +215,34 @@ def test_every_knowledge_row_has_a_changing_case(row: str) -> None:
     hits = [c for c in _all_cases() if ROWS[row](c["facts"]) and c["expect"].get(
         "changes_pending")]
     assert hits, "no planner case plans a change for %s" % row
+
+
+BLOCKED_ROWS = {
+    "apt free-threaded (Debian has no package)": lambda f: f["python"]["provider"] == "apt"
+    and "t" in f["python"]["abiflags"] and f["os"]["id"] == "debian",
+    "openSUSE debug": lambda f: f["os"]["id"].startswith("opensuse")
+    and "d" in f["python"]["abiflags"],
+    "RHEL 8 debug": lambda f: f["os"]["id"] == "rhel" and "d" in f["python"]["abiflags"],
+    "no rule (source build)": lambda f: f["python"]["provider"] == "source",
+    "no rule (unknown owner)": lambda f: f["python"]["provider"] == "unknown",
+    "no rule (AUR python)": lambda f: f["python"]["provider"] == "pacman"
+    and f["python"].get("provider_detail") not in (None, "python"),
+}
+
+
+@pytest.mark.parametrize("row", sorted(BLOCKED_ROWS))
+def test_a_target_with_no_known_package_is_blocked_not_nothing_to_do(row: str) -> None:
+    """Python.h missing and no package known: the header step is `blocked`, with its reason
+    and ways out asserted by the case (never `skip`, never an invented package)."""
+    hits = [c for c in _all_cases() if BLOCKED_ROWS[row](c["facts"])
+            and not c["facts"]["python"]["has_headers"]
+            and (c["facts"]["privilege"]["root"] or c["facts"]["privilege"]["sudo"])]
+    assert hits, "no planner case for %s" % row
+    for c in hits:
+        want = c["expect"]["steps"]["python-headers"]
+        assert want["status"] == "blocked" and want["commands"] == [], c["description"]
+        assert want.get("reason_contains"), "%s: say why and the ways out" % c["description"]
+        assert c["expect"]["changes_pending"] is False
 
 
 def test_fake_machine_refuses_unknown_queries() -> None:
@@ -219,7 +267,7 @@ CLI_CASES = ["debian12-system-311", "fedora40-default-312", "conda-env-on-debian
 
 
 @pytest.mark.parametrize("name", CLI_CASES)
-def test_plan_facts_cli_gives_the_same_plan(name: str, tmp_path) -> None:
+def test_plan_facts_cli_gives_the_same_plan(name: str, tmp_path, monkeypatch) -> None:
     """The same facts through `fixenv plan --facts FILE --json` (the documented contract)."""
     import subprocess
     import sys
