@@ -94,6 +94,19 @@ class Rules:
     environments: Tuple[Tuple[str, "re.Pattern[str]"], ...] = ()
     compiler_lines: Tuple["re.Pattern[str]", ...] = ()
     header_advice: Dict[str, str] = field(default_factory=dict)
+    # the same for the platform markers, searched separately (they are common: /home/, /tmp/)
+    platform_filter: Optional["re.Pattern[str]"] = None
+
+
+def _any_of(needles: Iterable[str]) -> "re.Pattern[str]":
+    """One regex matching any of the substrings, grouped by first character (`a(?:bc|d)|x(?:y)`):
+    re tries far fewer alternatives per position than with a flat alternation."""
+    groups: Dict[str, List[str]] = {}
+    for n in sorted(set(needles), key=len, reverse=True):
+        groups.setdefault(n[0], []).append(n[1:])
+    return re.compile("|".join(
+        "%s(?:%s)" % (re.escape(c), "|".join(re.escape(x) for x in rest)) for c, rest in
+        sorted(groups.items())))
 
 
 def rules_path() -> str:
@@ -155,12 +168,17 @@ def load_rules(path: Optional[str] = None) -> Rules:
                          for e in data.get("environments") or [])
     compiler_lines = tuple(compiled(c, "compiler line") for c in data.get("compiler_lines") or [])
     every = {n for r in failures for n in r.needle} | {n for t in tools for n in t[2]}
-    every |= {n for p in platforms for n in p[1]}
-    every |= {"-packages/", "Can't find Python.h", "-I", "Command:", "failed with exit"}
-    prefilter = re.compile("|".join(re.escape(n) for n in sorted(every, key=len, reverse=True)))
+    every |= {"-packages/", "Can't find Python.h", "-I", "Command:", "failed with exit",
+              "-win", "python3", ".lib"}
+    prefilter = _any_of(every)
+    # Linux is decided on the lines the prefilter passes (commands, errors, tracebacks); only
+    # the Windows/macOS markers are looked for on every line
+    pneedles = {n for p in platforms if p[0] != "linux" for n in p[1]}
+    platform_filter = _any_of(pneedles) if pneedles else None
     rules = Rules(classes, tuple(failures), tools, tuple(origins),
                   dict(data.get("advice") or {}), prefilter, source_tools, platforms,
-                  environments, compiler_lines, dict(data.get("header_advice") or {}))
+                  environments, compiler_lines, dict(data.get("header_advice") or {}),
+                  platform_filter)
     if path is None:
         _RULES = rules
     return rules
@@ -395,6 +413,14 @@ def _is_python_include(d: str, rules: Rules) -> bool:
         o["regex"].match(d.rstrip("/\\")) for o in rules.origins) and "site-packages" not in d
 
 
+def _platforms(body: str, rules: Rules, seen: set, skip: str = "", only: str = "") -> None:
+    for plat, pneedles, rx in rules.platforms:
+        if plat in seen or plat == skip or (only and plat != only):
+            continue
+        if any(n in body for n in pneedles) and rx.search(body):
+            seen.add(plat)
+
+
 def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
     """Everything the log says, without looking at this machine."""
     rules = rules or load_rules()
@@ -406,10 +432,18 @@ def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
     platforms_seen = set()
     failed_compiler: Optional[str] = None
     win_xy: Optional[str] = None
+    first_platform = rules.platforms[0][0] if rules.platforms else None
     for i, line in enumerate(lines):
         body = line.strip()
-        if not body or not rules.prefilter.search(body):
+        if not body:
             continue
+        if first_platform not in platforms_seen and rules.platform_filter is not None \
+                and rules.platform_filter.search(body):
+            _platforms(body, rules, platforms_seen, skip="linux")
+        if not rules.prefilter.search(body):
+            continue
+        if "linux" not in platforms_seen:
+            _platforms(body, rules, platforms_seen, only="linux")
         for r in rules.failures:
             if not any(n in body for n in r.needle):
                 continue
@@ -426,10 +460,6 @@ def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
         for tool, _name, tneedles, rx in rules.tools:
             if tool not in tools and any(n in body for n in tneedles) and rx.search(body):
                 tools.append(tool)
-        for plat, pneedles, rx in rules.platforms:
-            if plat not in platforms_seen and any(n in body for n in pneedles) \
-                    and rx.search(body):
-                platforms_seen.add(plat)
         if failed_compiler is None and "failed with exit" in body:
             for rx in rules.compiler_lines:
                 m = rx.search(body)
