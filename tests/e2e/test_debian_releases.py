@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import time
 
@@ -211,6 +212,42 @@ def assert_second_apply_changes_nothing(root: rootfs.Root, *args: str, user=None
 # --------------------------------------------------------------------------- every release
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _release_roots(e2e_available, request) -> None:
+    """Build the selected releases' missing base roots side by side, before the first test."""
+    wanted = {rootfs.SUITE}
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if item.module is request.module and callspec and "suite" in callspec.params:
+            wanted.add(callspec.params["suite"])
+    rootfs.base_roots([s for s in rootfs.SUITES if s in wanted])
+
+
+def test_unstable_root_relaxes_only_valid_until(make_root):
+    """The frozen mirror's unstable Release is past Valid-Until: only that check is off, only
+    inside the throwaway root; signatures are still verified."""
+    root = make_root("base", suite="unstable", fixenv=False)
+    conf = root.path(rootfs.VALID_UNTIL_CONF)
+    assert conf.read_text() == 'Acquire::Check-Valid-Until "false";\n'
+    apt_config = root.run(["apt-config", "dump"]).stdout
+    assert 'Acquire::Check-Valid-Until "false";' in apt_config, apt_config
+    relaxed = re.findall(r'^\S*(?:Allow(?:Insecure|Weak|DowngradeToInsecure)Repositories|'
+                         r'AllowUnauthenticated|Check-Date)\S* "(?!0|false|no).*";$',
+                         apt_config, flags=re.M)
+    assert relaxed == [], relaxed
+    sources = root.run(["sh", "-c", "cat /etc/apt/sources.list /etc/apt/sources.list.d/* "
+                        "2>/dev/null || true"]).stdout
+    assert "trusted=" not in sources and " sid " in sources, sources
+
+    res = root.run(["apt-get", "update"], check=False)
+    assert res.returncode == 0 and not re.search(r"^(W|E):", res.stderr, flags=re.M), \
+        _describe(res)
+    # The relaxation is needed, and it is the only one: without it apt refuses the Release.
+    conf.unlink()
+    res = root.run(["apt-get", "update"], check=False)
+    assert re.search(r"Release file .* is expired", res.stderr), _describe(res)
+
+
 @pytest.mark.parametrize("suite", rootfs.SUITES)
 def test_release_venv_consumers_fail_then_plan_apply_fix_them_idempotently(make_root, suite):
     root = make_root("base", suite=suite)
@@ -308,26 +345,45 @@ def test_bookworm_non_root_user_with_passwordless_sudo_applies(make_root):
     root = make_root("base")
     root.apt_install("sudo")  # set-up
     root.add_user("dev")
-    root.write("/etc/sudoers.d/dev", "dev ALL=(ALL) NOPASSWD: ALL\n", mode=0o440)
+    # sudo's own log of every command it runs for dev (one line per command, unwrapped).
+    root.write("/etc/sudoers.d/dev",
+               "Defaults:dev logfile=/var/log/sudo-dev.log, loglinelen=0\n"
+               "dev ALL=(ALL) NOPASSWD: ALL\n", mode=0o440)
+    root.run(["visudo", "-c"])
     root.run(["sudo", "-n", "true"], user="dev")  # the set-up works: sudo without a password
 
     status = root.dpkg_status_bytes()
     plan = fixenv_json(root, "plan", "--dry-run", user="dev")
+    text = fixenv(root, "plan", "--dry-run", user="dev")
+    assert text.returncode == 0, _describe(text)
     assert root.dpkg_status_bytes() == status
     planned = assert_plan_lists_headers_and_compiler(plan, "python3.11-dev")
-    # The JSON argv is the exact argv apply runs: as a non-root user that is through sudo -n.
+    # The JSON argv is the exact argv apply runs: as a non-root user that is through sudo -n,
+    # and it is what the text plan shows.
     installs = [c for c in all_commands(plan) if "install" in _apt_words(c)]
     assert installs, all_commands(plan)
     for argv in installs:
         assert argv[:2] == ["sudo", "-n"], f"not the argv apply runs as 'dev': {argv}"
-    rootfs._log(f"sudo user's JSON install argv: {installs}")
+    shown = [shlex.split(ln.strip()[2:]) for ln in text.stdout.splitlines()
+             if ln.strip().startswith("$ ")]
+    assert shown == all_commands(plan), (shown, all_commands(plan))
 
     result, seconds = _apply(root, user="dev")
     assert result["summary"]["failed"] == 0, result
     assert result["verify"]["ok"] is True, result["verify"]
     rootfs._log(f"RELEASE bookworm as sudo user: planned apt install {' '.join(planned)}; "
-                f"apply --yes took {seconds:.1f}s")
+                f"apply --yes took {seconds:.1f}s; JSON argv {installs}")
     assert "python3.11-dev" in root.installed_packages()
+    ran = [list(c) for st in result["steps"] if st["status"] == "changed"
+           for c in st.get("commands") or []]
+    assert ran == all_commands(plan), (ran, all_commands(plan))
+    # sudo itself ran exactly those commands (its log has the resolved program path).
+    log = root.path("/var/log/sudo-dev.log").read_text()
+    commands = re.findall(r"; COMMAND=(.*)$", log, flags=re.M)
+    for argv in ran:
+        assert argv[:2] == ["sudo", "-n"], argv
+        program = root.run(["sh", "-c", 'command -v "$1"', "sh", argv[2]]).stdout.strip()
+        assert " ".join([program, *argv[3:]]) in commands, (argv, commands)
     verify = fixenv_json(root, "verify", user="dev")
     assert verify["ok"] is True, verify
     assert_second_apply_changes_nothing(root, user="dev")
