@@ -46,7 +46,7 @@ COMPILER_NAME = re.compile(
     r"(?:-\d+(?:\.\d+)*)?(?:\.exe)?$")
 PY_INCLUDE = re.compile(r"[/\\]include[/\\]python\d+\.\d+[a-z]*[/\\]?$")
 # ".../lib/python3.11/site-packages/torch/..." in a traceback: the environment that ran the tool
-SITE = re.compile(r"(?P<prefix>(?:/|~/)[^\"'\s]*?)/lib/python(?P<xy>\d+\.\d+)[a-z]*/"
+SITE = re.compile(r"(?<![\w.~])(?P<prefix>(?:/|~/)[^\"'\s]*?)/lib/python(?P<xy>\d+\.\d+)[a-z]*/"
                   r"(?P<kind>site|dist)-packages/")
 # Inductor's warning before it compiles: "UserWarning: Can't find Python.h in /usr/include/python3.11"
 WARNED_INCLUDE = re.compile(r"Can't find Python\.h in ((?:/|[A-Za-z]:\\)\S*)")
