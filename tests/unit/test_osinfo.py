@@ -278,3 +278,19 @@ def test_a_hostile_os_version_runs_nothing(tmp_path):
     assert res.returncode in (0, 10), res.stderr
     assert "Traceback" not in res.stderr
     assert trap_lines(log) == [] and not marker.exists()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_gather_and_plan_on_every_release_shape(name):
+    """The whole detection (the real probe of a real interpreter) over each real os-release
+    tree, then a plan: no release shape makes fixenv refuse (exit 3) or crash."""
+    import sys
+
+    from fixenv.engine import load_playbook, make_plan
+    from fixenv.facts import gather
+    from fixenv.runner import RecordingRunner, Runner
+
+    facts = gather(Runner(), sys.executable, root_dir=os.path.join(DISTROS, name))
+    assert facts["os"]["id"] == CASES[name][0] and facts["os"]["family"] == CASES[name][3]
+    plan = make_plan(load_playbook(), facts, RecordingRunner(), probe=False)
+    assert {s.id for s in plan.steps} >= {"python-headers", "compiler", "verify"}
