@@ -9,7 +9,8 @@ Used when the user is neither root nor allowed `sudo -n` (or `--rootless` was gi
 the target's headers come from apt or dnf/yum. The `env` step then points CPATH at them.
 
 The packages are those of the very rule the rooted plan would use (`packages_from:` names
-that earlier `packages` step; its rules are shared, not copied): `python3.13-devel` for a
+that earlier `packages` step, by default `python-headers`; its rules are shared, not
+copied): `python3.13-devel` for a
 non-default Fedora/RHEL Python, `python3.13-freethreading` for Fedora's 3.13t, ... A rule
 that says `blocked:` blocks this step too. apt downloads no dependencies, so for apt the
 `lib` packages the named ones depend on for their headers are added (fixenv/rootless.py).
@@ -31,10 +32,16 @@ KEYS = ("packages_from",)
 ROOTLESS_MANAGERS = ("apt", "dnf", "yum")
 
 
+DEFAULT_FROM = "python-headers"
+
+
 def validate(raw: Dict[str, Any], ctx: Any, kp: str) -> Dict[str, Any]:
     if "packages_from" not in raw:
-        raise ctx.error(kp, "a rootless step needs `packages_from:` (the id of the packages "
-                        "step whose rules give the header packages)")
+        spec = _packages.validated_step(ctx, DEFAULT_FROM)
+        if spec is None:
+            raise ctx.error(kp, "a rootless step needs `packages_from:` (the id of the "
+                            "packages step whose rules give the header packages)")
+        return {"packages_from": DEFAULT_FROM, "headers": spec}
     ref = ctx.string(raw, "packages_from", kp)
     spec = _packages.validated_step(ctx, ref or "")
     if spec is None:

@@ -227,3 +227,10 @@ def test_a_rootless_step_must_name_an_earlier_packages_step(tmp_path):
     with pytest.raises(InputError) as exc:
         load_text("name: x\nsteps:\n  - id: fetch\n    kind: rootless\n", "pb.yaml")
     assert "pb.yaml:3:5" in str(exc.value) and "packages_from" in str(exc.value)
+    # without packages_from: the step called python-headers, when there is one
+    pb = load_text("name: x\nsteps:\n  - id: python-headers\n    kind: packages\n"
+                   "    rules:\n      - packages: [python3-devel]\n"
+                   "  - id: fetch\n    kind: rootless\n", "pb.yaml")
+    fetch = pb.steps[1]
+    assert fetch.spec["packages_from"] == "python-headers"
+    assert fetch.spec["headers"] is pb.steps[0].spec  # the very rules, not a copy
