@@ -131,6 +131,16 @@ def _has_bdist_wheel(inv: Mapping[str, str]) -> bool:
     return "wheel" in inv or _version_tuple(inv["setuptools"]) >= (70, 1)
 
 
+def none_found(inv: Mapping[str, str], exe: str) -> str:
+    """The one line saying there is nothing to check (and why pip, if present, is not)."""
+    why = ""
+    if "pip" in inv:
+        why = "; pip is there but %s" % ("setuptools is not" if "setuptools" not in inv else
+                                         "setuptools %s has no bdist_wheel and wheel is "
+                                         "missing" % inv["setuptools"])
+    return "no consumers installed for %s (none of %s usable%s)" % (exe, ", ".join(NAMES), why)
+
+
 def find(facts: Mapping[str, Any], runner: Runner) -> List[str]:
     return usable(inventory(facts, runner))
 
@@ -312,12 +322,13 @@ def diagnose(name: str, output: str, facts: Mapping[str, Any], own_ok: Optional[
     from fixenv.facts import buildenv as be_mod
 
     apply_cmd = "fixenv apply --yes --python %s" % shlex.quote(str(facts["python"]["executable"]))
-    if own_ok is False:
-        return ("fixenv's own checks fail too (see above): fix those first", apply_cmd)
     problems = be_mod.problems(facts.get("buildenv") or {})
-    if NOEXEC.search(output):
+    if NOEXEC.search(output):  # before anything else: fixenv's own import fails the same way
         where = "; ".join(problems) or "a temporary or cache directory is mounted noexec"
         return ("it cannot load the .so it built: %s" % where, apply_cmd)
+    if own_ok is False:
+        return ("fixenv's own checks fail too (headers, compilers or the test build): fix "
+                "those first", apply_cmd)
     if explain_fn is None:
         from fixenv.explain import explain as explain_fn
     try:

@@ -148,13 +148,12 @@ def with_consumers(result: VerifyResult, facts: Mapping[str, Any], runner: Runne
     from fixenv import consumers
 
     own_ok = result.ok
-    found = consumers.find(facts, runner)
+    inv = consumers.inventory(facts, runner)
+    found = consumers.usable(inv)
     names, missing = consumers.select(spec, found)
     checks: List[Check] = [build_env_check(facts, runner)]
     if not found and not missing:
-        checks.append(Check("consumers", True, "no consumers installed for %s (none of %s is "
-                                               "importable)" % (result.python,
-                                                                ", ".join(consumers.NAMES))))
+        checks.append(Check("consumers", True, consumers.none_found(inv, result.python)))
     checks += list(consumers.run(facts, names, runner, timeout or consumers.TIMEOUT, env=env,
                                  own_ok=own_ok))
     checks += list(consumers.not_found(missing))
@@ -199,8 +198,7 @@ def consumer_report(facts: Mapping[str, Any], result: VerifyResult, runner: Runn
     found = consumers.usable(inv)
     listed = ", ".join(("%s %s" % (n, inv[n])).strip() for n in found)
     if not found:
-        return [Check("consumers", True, "no consumers installed for %s (none of %s)"
-                      % (result.python, ", ".join(consumers.NAMES)))]
+        return [Check("consumers", True, consumers.none_found(inv, result.python))]
     if not deep:
         return [Check("consumers", True, "found %s; `fixenv doctor --deep` builds with them"
                       % listed)]
