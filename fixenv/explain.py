@@ -12,9 +12,12 @@ Three pure stages and one that looks at this machine:
 Shape of ``Explanation.to_json()``::
 
     {"recognised": bool, "class": str|null, "summary": str,
-     "failures": [{"id", "class", "line", "text", ...captures}],
+     "failures": [{"id", "class", "line", "text", ...captures (source, source_line, header,
+                   compiler, library, ...)}],
      "log": {"tool", "tools", "compiler", "command", "include_dirs", "source", "header",
+             "lines", "platform": "windows"|"macos"|"linux"|null,
              "python": {"version", "abiflags", "include", "prefix", "origin", "describe",
+                        "env": "venv"|"user-site"|"build-isolation"|null,
                         "env_prefix"} | null},
      "target": {"executable", "version", "include", "has_headers", "provider"} | null,
      "match": {"same": bool|null, "reason": str},
