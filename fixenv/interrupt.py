@@ -18,6 +18,11 @@ from fixenv import errors
 
 
 
+# What users of Ansible (--check, --diff), Terraform and make (-n) type for "show, don't do"
+DRY_RUN_OPTIONS = frozenset(("--check", "--dry-run", "--dryrun", "-n", "--diff", "--noop",
+                             "--what-if", "--simulate", "-s"))
+
+
 def _echo(line: str) -> None:
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
@@ -46,8 +51,15 @@ def click_exit(exc: BaseException) -> Optional[int]:
             exc.show()  # the help text itself
             return errors.USAGE
         ctx = getattr(exc, "ctx", None)
-        _echo("fixenv: error: %s" % exc.format_message())
         where = ctx.command_path if ctx is not None else "fixenv"
+        option = getattr(exc, "option_name", None)
+        if where.endswith(" apply") and option in DRY_RUN_OPTIONS:
+            # Ansible's --check, Terraform's plan, make -n: fixenv's is a command of its own
+            _echo("fixenv: error: apply has no %s option: it changes the machine" % option)
+            _echo("fixenv: hint: `fixenv plan` shows what apply would do and changes nothing "
+                  "(`fixenv plan --exit-code` exits 10 when changes are pending)")
+            return errors.USAGE
+        _echo("fixenv: error: %s" % exc.format_message())
         _echo("fixenv: hint: see `%s --help`" % where)
         return errors.USAGE
     if isinstance(exc, ClickException):

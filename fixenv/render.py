@@ -71,3 +71,67 @@ def recap_text(recap: Recap) -> str:
     if recap.verify is not None:
         lines.append(verify_text(recap.verify))
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- skip reasons
+
+import re as _re
+
+_SKIP = _re.compile(r"^not needed here: `(.+)` is false$", _re.S)
+_OS = {"macos": "macOS", "debian": "Debian or Ubuntu", "fedora": "Fedora", "rhel": "RHEL",
+       "suse": "openSUSE/SLES", "alpine": "Alpine", "arch": "Arch"}
+_ATOMS = [
+    (r"python\.provider == '([\w-]+)'", lambda m: "the target Python comes from %s" % m[1]),
+    (r"python\.provider in \[([^\]]+)\]",
+     lambda m: "the target Python comes from %s" % " or ".join(
+         x.strip(" '\"") for x in m[1].split(","))),
+    (r"not python\.has_headers", lambda m: "its Python.h is missing"),
+    (r"python\.has_headers", lambda m: "its Python.h is there"),
+    (r"not compilers\.cc", lambda m: "there is no C compiler"),
+    (r"not compilers\.cxx", lambda m: "there is no C++ compiler"),
+    (r"not cpath\.rootless", lambda m: "fixenv may install system packages"),
+    (r"cpath\.rootless", lambda m: "fixenv works rootless (no root, no sudo, or --rootless)"),
+    (r"os\.family == '(\w+)'", lambda m: "the OS is %s" % _OS.get(m[1], m[1])),
+    (r"'(\w+)' in managers", lambda m: "%s is here" % m[1]),
+    (r"python\.freethreaded", lambda m: "the Python is free-threaded"),
+    (r"python\.debug", lambda m: "the Python is a debug build"),
+]
+
+
+_WHOLE = {"not compilers.cc or not compilers.cxx": "the C or the C++ compiler is missing"}
+
+
+def _atom_words(atom: str):
+    atom = atom.strip()
+    for rx, say in _ATOMS:
+        m = _re.fullmatch(rx, atom)
+        if m:
+            return say(m)
+    return None
+
+
+def condition_words(condition: str):
+    """A playbook condition as words ("the target Python comes from pyenv and its Python.h
+    is missing"), or None when a part of it is not one fixenv knows how to say."""
+    if condition in _WHOLE:
+        return _WHOLE[condition]
+    for joiner, word in ((" or ", " or "), (" and ", " and ")):
+        if joiner in condition and "(" not in condition:
+            parts = [_atom_words(p) for p in condition.split(joiner)]
+            return None if None in parts else word.join(parts)  # type: ignore[arg-type]
+    return _atom_words(condition)
+
+
+def skip_words(reason: str, verbose: bool = False) -> str:
+    """A skip reason for people: the playbook's own words when it gave them; for the
+    generic `not needed here: \\`COND\\` is false`, the condition said in words (the condition
+    itself only with -v; --json always has it)."""
+    m = _SKIP.match(reason.strip())
+    if not m:
+        return reason
+    cond = " ".join(m.group(1).split())
+    words = condition_words(cond)
+    text = "not needed here: only when %s" % words if words else "not needed on this machine"
+    if verbose or not words:
+        text += " (when: `%s`)" % cond if verbose else " (-v shows its condition)"
+    return text

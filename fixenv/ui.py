@@ -22,6 +22,7 @@ from typing import (IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, 
                     Tuple)
 
 from fixenv.model import Plan, Recap, VerifyResult
+from fixenv.render import skip_words
 
 Seg = Tuple[str, str]
 
@@ -41,6 +42,83 @@ PLAIN_WIDTH = max(len(m[1]) for m in MARKS.values())
 # Put in a row to cut it at the terminal's width (styled output only; logs keep everything).
 # For secondary lines (ok/skip reasons); never for commands, which must stay whole.
 CROP: Tuple[str, str] = ("", "\0crop")
+
+
+# Put in a row before the text that wraps: on a terminal a row longer than the screen goes on
+# under that column (a hanging indent, as flutter doctor does), broken only at spaces, so a
+# path or a command word is never cut. Pipes and logs get each row as one line.
+HANG: Tuple[str, str] = ("", "\0hang")
+
+
+def screen_width(stream: Any) -> Optional[int]:
+    """Columns of the terminal `stream` is on (COLUMNS wins, as in rich); None if not one."""
+    try:
+        if not stream.isatty():
+            return None
+    except (AttributeError, ValueError, OSError):
+        return None
+    cols = os.environ.get("COLUMNS", "")
+    if cols.isdigit() and int(cols) > 0:
+        return int(cols)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def layout(segs: Sequence[Seg], width: Optional[int]) -> List[List[Seg]]:
+    """One row as screen lines: wrapped at `width` after its HANG (or its leading blanks),
+    continuation lines indented to that column; words are never split."""
+    import re
+
+    segs = [x for x in segs if x != CROP]
+    if HANG in segs:
+        i = segs.index(HANG)
+        head, body = segs[:i], segs[i + 1:]
+    else:
+        head, body = [], list(segs)
+    if not width:
+        return [head + body]
+    indent = sum(len(t) for t, _ in head)
+    if indent > width - 20:  # no room for a column: wrap at the left edge
+        indent = min(indent, 4)
+    avail = max(width - indent, 20)
+    lines: List[List[Seg]] = [[]]
+    col = 0
+    space: List[Seg] = []
+    for text, style in body:
+        for tok in re.split(r"(\s+)", text):
+            if not tok:
+                continue
+            if tok.isspace():
+                space.append((tok, style))
+                continue
+            gap = sum(len(t) for t, _ in space)
+            if col and col + gap + len(tok) > avail:
+                lines.append([])
+                col = 0
+            elif col:
+                lines[-1] += space
+                col += gap
+            space = []
+            lines[-1].append((tok, style))
+            col += len(tok)
+    if space and col + sum(len(t) for t, _ in space) <= avail:
+        lines[-1] += space
+    rows = [head + _merge(lines[0])]
+    rows += [[(" " * indent, "")] + _merge(ln) for ln in lines[1:]]
+    return rows
+
+
+def _merge(line: List[Seg]) -> List[Seg]:
+    """Adjacent pieces of one style as one segment again (one escape run each)."""
+    out: List[Seg] = []
+    for text, style in line:
+        if out and out[-1][1] == style:
+            out[-1] = (out[-1][0] + text, style)
+        else:
+            out.append((text, style))
+    return out
 
 
 def _env_on(name: str, environ: Mapping[str, str]) -> bool:
@@ -135,19 +213,16 @@ class Out:
 
     # -- output
     def line(self, *segs: Seg) -> None:
-        crop = CROP in segs
-        segs = tuple(x for x in segs if x != CROP)
+        width = screen_width(self.stream)
+        rows = layout(segs, width)
         if not self.color:
-            self.stream.write("".join(t for t, _ in segs) + "\n")
+            self.stream.write("".join("".join(t for t, _ in r) + "\n" for r in rows))
             self.stream.flush()
             return
         from rich.text import Text
 
-        text = Text.assemble(*[(t, s or "") for t, s in segs])
-        if crop:
-            self.console().print(text, no_wrap=True, overflow="ellipsis", soft_wrap=False)
-        else:
-            self.console().print(text)
+        for row in rows:
+            self.console().print(Text.assemble(*[(t, s or "") for t, s in row]))
 
     def text(self, s: str, style: str = "") -> None:
         self.line((s, style))
@@ -182,13 +257,13 @@ def check_rows(out: Out, checks: Sequence[Mapping[str, Any]], name_width: int = 
         style = {"fail": "", "warn": "", "skip": "dim"}.get(status, "")
         rows.append([(" ", ""), out.mark(status), (" ", ""),
                      (str(c["name"]).ljust(name_width), "bold" if status == "fail" else ""),
-                     (" ", ""), (detail[0], style)])
+                     (" ", ""), HANG, (detail[0], style)])
         for extra in detail[1:]:
-            rows.append([(pad, ""), (extra, "dim")])
+            rows.append([(pad, ""), HANG, (extra, "dim")])
         if c.get("fix") and status in ("fail", "warn"):
-            rows.append([(pad, ""), ("fix: ", "bold yellow"), (plain(c["fix"]), "bold")])
+            rows.append([(pad, ""), ("fix: ", "bold yellow"), HANG, (plain(c["fix"]), "bold")])
             for cmd in c.get("fix_commands") or []:
-                rows.append([(pad + "     ", ""), ("runs ", "dim"), (plain(cmd), "cyan")])
+                rows.append([(pad + "     ", ""), ("runs ", "dim"), HANG, (plain(cmd), "cyan")])
     return rows
 
 
@@ -214,26 +289,28 @@ def plan_rows(out: Out, plan: Plan, sudo: bool = False) -> List[List[Seg]]:
         if out.verbosity < 0 and s.status != "change":
             continue
         dim = "dim" if s.status != "change" else ""
-        reason = _indent_detail(s.reason, width)
+        text = skip_words(s.reason, out.verbosity > 0) if s.status == "skip" else s.reason
+        reason = _indent_detail(text, width)
         rows.append([(" ", ""), out.mark(s.status), (" ", ""),
                      (s.id.ljust(width), "bold" if s.status == "change" else dim), ("  ", ""),
-                     (reason[0], dim)] + ([CROP] if dim else []))
+                     HANG, (reason[0], dim)])
         pad = " " * (len(out.mark("ok")[0]) + 4 + width)
         for extra in reason[1:]:
-            rows.append([(pad, ""), (extra, "dim")])
+            rows.append([(pad, ""), HANG, (extra, "dim")])
         for c in s.commands:
-            rows.append([(pad, ""), ("$ ", "dim"), (plain(c.display(sudo)), "cyan")])
+            rows.append([(pad, ""), ("$ ", "dim"), HANG, (plain(c.display(sudo)), "cyan")])
         for f in s.files:
             from fixenv.render import FILE_ACTIONS  # block/unblock: fixenv/profile.py
             rows.append([(pad, ""), (FILE_ACTIONS.get(f.action, f.action) + " ", "dim"),
-                         (plain(f.path), "cyan")])
+                         HANG, (plain(f.path), "cyan")])
             if out.verbosity >= 0:
                 rows += [[(pad + "  | ", "dim"), (plain(ln), "")]
                          for ln in f.content.splitlines()]
     n = sum(1 for s in plan.steps if s.status == "change")
     if n:
         rows.append([("%d change%s pending" % (n, "" if n == 1 else "s"), "bold yellow"),
-                     (" %s run `fixenv apply` to make them" % out.dash, "")])
+                     (" %s run `fixenv apply` to make %s" % (out.dash, "it" if n == 1
+                                                             else "them"), "")])
     else:
         rows.append([("nothing to do", "bold green")])
     return rows
@@ -250,13 +327,13 @@ def change_rows(out: Out, plan: Plan, sudo: bool = False) -> List[List[Seg]]:
             continue
         reason = _indent_detail(s.reason, width)
         rows.append([(" ", ""), out.mark(s.status), (" ", ""), (s.id.ljust(width), "bold"),
-                     ("  ", ""), (reason[0], "")])
+                     ("  ", ""), HANG, (reason[0], "")])
         for c in s.commands:
-            rows.append([(pad, ""), ("$ ", "dim"), (plain(c.display(sudo)), "cyan")])
+            rows.append([(pad, ""), ("$ ", "dim"), HANG, (plain(c.display(sudo)), "cyan")])
         for f in s.files:
             from fixenv.render import FILE_ACTIONS
             rows.append([(pad, ""), (FILE_ACTIONS.get(f.action, f.action) + " ", "dim"),
-                         (plain(f.path), "cyan")])
+                         HANG, (plain(f.path), "cyan")])
     return rows
 
 
@@ -316,21 +393,21 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
         if s.id in omit:  # shown by the progress on the same screen or log, reason and all
             continue
         dim = "dim" if s.status in ("ok", "skipped", "not_run") else ""
-        reason = [plain(x) for x in (s.reason.splitlines() or [""])]
+        text = skip_words(s.reason, out.verbosity > 0) if s.status == "skipped" else s.reason
+        reason = [plain(x) for x in (text.splitlines() or [""])]
         first = reason[0]
         rows.append([(" ", ""), out.mark(s.status), (" ", ""), (s.id.ljust(width), dim or "bold"),
-                     ("  ", ""), (first, dim),
-                     ("  " + _dur(durations[s.id]) if s.id in durations else "", "dim")]
-                    + ([CROP] if dim else []))
+                     ("  ", ""), HANG, (first, dim),
+                     ("  " + _dur(durations[s.id]) if s.id in durations else "", "dim")])
         pad = " " * (mark_width + 4 + width)
         shown = reason[1:] if s.status == "failed" or out.verbosity > 0 else []
         for extra in shown:
-            rows.append([(pad, ""), (extra, "red" if s.status == "failed" else "dim")])
+            rows.append([(pad, ""), HANG, (extra, "red" if s.status == "failed" else "dim")])
         if out.verbosity > 0:
             for argv in s.commands:
                 import shlex
 
-                rows.append([(pad, ""), ("$ ", "dim"),
+                rows.append([(pad, ""), ("$ ", "dim"), HANG,
                              (plain(" ".join(shlex.quote(a) for a in argv)), "cyan")])
     if recap.verify is not None and (out.verbosity >= 0 or not recap.verify.ok):
         rows.append([])
@@ -448,7 +525,9 @@ class Progress:
             # print above the spinner, through rich, so the live line is redrawn below it
             from rich.text import Text
 
-            self._progress.console.print(Text.assemble(*[(t, s or "") for t, s in segs]))
+            for row in layout(segs, self._progress.console.width):
+                self._progress.console.print(Text.assemble(*[(t, s or "") for t, s in row]),
+                                             soft_wrap=True)
         else:
             self.out.line(*segs)
 
@@ -491,13 +570,13 @@ class Progress:
             if self.verbosity >= 0 or status == "failed":
                 self.shown.add(step)
                 self._print((" ", ""), self.out.mark(status), (" ", ""),
-                            (step.ljust(self.width), "bold"),
-                            ("  " + lines[0], "" if status == "failed" else "dim"),
+                            (step.ljust(self.width), "bold"), ("  ", ""), HANG,
+                            (lines[0], "" if status == "failed" else "dim"),
                             ("  " + _dur(took), "dim"))
                 if status == "failed":  # the manager's last lines, once, under the reason
                     pad = " " * (len(self.out.mark("ok")[0]) + 4 + self.width)
                     for extra in lines[1:]:
-                        self._print((pad, ""), (extra, "red"))
+                        self._print((pad, ""), HANG, (extra, "red"))
             self.step = None
 
     def line(self, text: str) -> None:

@@ -358,7 +358,7 @@ def consumer_checks(report: DoctorReport, checks: Sequence[Any], plan: Plan) -> 
 
 def render(report: DoctorReport, out: Any) -> None:
     """Print the report through a fixenv.ui.Out."""
-    from fixenv.ui import check_rows, plain
+    from fixenv.ui import HANG, check_rows, plain
 
     out.line(("fixenv doctor ", "bold"), (plain(report.python), ""))
     shown = [c for c in report.checks if out.verbosity >= 0 or c.status in (FAIL, WARN)]
@@ -382,7 +382,7 @@ def render(report: DoctorReport, out: Any) -> None:
     warns = [c for c in report.checks if c.status == WARN]
     if not fails:
         tail = " (%d warning%s)" % (len(warns), "" if len(warns) == 1 else "s") if warns else ""
-        out.line(*out.verdict(True, "all good%s: " % tail),
+        out.line(*out.verdict(True, "all good%s: " % tail), HANG,
                  ("%s can build C and C++ extensions" % plain(report.python), ""))
         return
     n = len(fails)

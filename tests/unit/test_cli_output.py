@@ -282,3 +282,45 @@ def test_verbosity_flags_before_or_after_the_command():
     assert verbose.returncode == 0, verbose.stderr
     normal = run_piped("doctor", "--python", SYSTEM_PY)
     assert "include dir" not in normal.stdout  # a flag of one run does not stick to the next
+
+
+def test_long_rows_wrap_under_their_column_and_never_cut_a_word():
+    from fixenv.ui import HANG, layout
+
+    path = "/home/someone/.local/share/fixenv/sysroot/usr/include/python3.11/Python.h"
+    row = [(" ✓ ", ""), ("headers       ", "bold"), HANG,
+           ("Python.h is in %s, but CPATH (unset) does not reach it" % path, "dim")]
+    lines = ["".join(t for t, _ in r) for r in layout(row, 80)]
+    assert len(lines) > 1
+    # within 80 columns, but for a word longer than the column: alone on its line, whole
+    assert all(len(ln) <= 80 or len(ln.split()) == 1 for ln in lines), lines
+    assert all(ln.startswith(" " * 17) for ln in lines[1:]), lines  # the hanging indent
+    assert path + "," in [w for ln in lines for w in ln.split()]  # the path whole, never "…"
+    assert " ".join("".join(lines).split()) == " ".join(
+        "".join(t for t, _ in row if t).split())  # nothing lost, nothing added
+    assert layout(row, None) == [[x for x in row if x != HANG]]  # pipes: one line, as is
+    # a word longer than the column stays whole on a line of its own
+    long = [("fix: ", ""), HANG, ("x" * 120, "")]
+    assert ["".join(t for t, _ in r) for r in layout(long, 80)] == ["fix: " + "x" * 120]
+
+
+def test_skip_reasons_in_words_and_the_condition_only_with_v():
+    from fixenv.render import skip_words
+
+    r = "not needed here: `python.provider == 'pyenv' and not python.has_headers` is false"
+    assert skip_words(r) == ("not needed here: only when the target Python comes from pyenv "
+                             "and its Python.h is missing")
+    assert "`python.provider == 'pyenv'" in skip_words(r, verbose=True)
+    assert "`" not in skip_words("not needed here: `cpath.rootless` is false")
+    unknown = skip_words("not needed here: `os.weird_fact > 3` is false")
+    assert "`" not in unknown and "-v" in unknown
+    assert skip_words("Python.h is present in /usr/include/python3.11") == \
+        "Python.h is present in /usr/include/python3.11"  # the playbook's own words stay
+
+
+@pytest.mark.parametrize("option", ["--check", "--dry-run", "-n"])
+def test_apply_dry_run_options_point_to_plan(option):
+    res = run_piped("apply", option)
+    assert res.returncode == 2
+    assert "fixenv: error: apply has no %s option" % option in res.stderr
+    assert "`fixenv plan`" in res.stderr and "Traceback" not in res.stderr
