@@ -129,12 +129,9 @@ def pydir_name(py: Mapping[str, Any]) -> str:
     return "python%s%s" % (py.get("xy") or "", "".join(c for c in flags if c in "dt"))
 
 
-def compute(facts: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None,
-            force_rootless: bool = False) -> Dict[str, Any]:
-    """The `cpath` facts group (see the module docstring). Reads only files, never runs."""
-    from fixenv import rootless as _rootless
-
-    env = os.environ if environ is None else environ
+def compute(facts: Mapping[str, Any], force_rootless: bool = False) -> Dict[str, Any]:
+    """The `cpath` facts group (see the module docstring). Reads facts and header files,
+    never the environment, never runs anything."""
     py = facts["python"]
     osf = facts.get("os", {})
     priv = facts.get("privilege", {})
@@ -149,7 +146,7 @@ def compute(facts: Mapping[str, Any], environ: Optional[Mapping[str, str]] = Non
     unprivileged = not priv.get("root") and not priv.get("sudo")
     rootless = (provider in ROOTLESS_PROVIDERS and not has
                 and (force_rootless or unprivileged))
-    sysroot = _rootless.sysroot_dir(env, bool(priv.get("root")))
+    sysroot = str(facts["user"]["sysroot"])
     headers_dir: Optional[str] = None
     if has and include == sysconfig_inc:
         reason = ("not needed: Python.h is in %s, the include dir builds pass as -I "
@@ -213,10 +210,9 @@ def problems(group: Mapping[str, Any]) -> List[str]:
     return out
 
 
-def update_facts(facts: Dict[str, Any], *, force_rootless: bool = False,
-                 environ: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+def update_facts(facts: Dict[str, Any], *, force_rootless: bool = False) -> Dict[str, Any]:
     """(Re)compute the `cpath` group in place (the CLI calls this for --rootless)."""
-    facts["cpath"] = compute(facts, environ, force_rootless)
+    facts["cpath"] = compute(facts, force_rootless)
     return facts
 
 
@@ -243,7 +239,7 @@ def _unreached_hint(facts: Mapping[str, Any], group: Mapping[str, Any]) -> Optio
     if not hdir or not os.path.isfile(os.path.join(hdir, "Python.h")):
         return None
     _, done = profile.plan_edits(VAR, group["dirs"], group["stale"],
-                                 root=bool(facts["privilege"].get("root")), environ=os.environ)
+                                 root=bool(facts["privilege"].get("root")), user=facts["user"])
     if done:
         return ("fixenv set CPATH for new shells; this one predates it: start a new login "
                 "shell, or run `eval \"$(fixenv env)\"`, or `fixenv exec -- <command>`")

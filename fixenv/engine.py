@@ -1,12 +1,13 @@
 """Load playbooks, plan (pure: facts + playbook + read-only queries), apply the plan."""
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from fixenv.errors import InputError, PrivilegeError
+from fixenv.errors import InputError
 from fixenv.kinds.common import PlanContext
-from fixenv.model import CHANGE, OK, SKIP, Plan, PlannedStep, Recap, StepOutcome
+from fixenv.model import OK, SKIP, Exec, Plan, PlannedStep, Recap, SetEnv
 from fixenv.playbook.model import Playbook
 from fixenv.runner import Runner
 
@@ -57,7 +58,8 @@ def load_playbook(name_or_path: Optional[str] = None) -> Playbook:
 
 def make_plan(playbook: Playbook, facts: Mapping[str, Any], runner: Runner, *,
               probe: bool = True) -> Plan:
-    """Plan every step. Runs only read-only queries: `plan` passes a RecordingRunner."""
+    """Plan every step. Runs only read-only queries: `plan` passes a RecordingRunner.
+    Every step comes out resolved into the exact actions apply will execute."""
     from fixenv.kinds import KINDS
 
     pctx = PlanContext(probe=probe)
@@ -66,7 +68,7 @@ def make_plan(playbook: Playbook, facts: Mapping[str, Any], runner: Runner, *,
     for step in playbook.steps:
         if step.when is not None and not step.when.evaluate(facts):
             steps.append(PlannedStep(step.id, step.kind, step.name, SKIP,
-                                     "not needed here: `%s` is false" % step.when.source))
+                                     skip_reason(step, facts), condition=step.when.source))
             continue
         if step.unless is not None and step.unless.evaluate(facts):
             if step.ok_reason is not None:
@@ -74,12 +76,59 @@ def make_plan(playbook: Playbook, facts: Mapping[str, Any], runner: Runner, *,
                 reason = render(step.ok_reason, facts, step, "reason")
             else:
                 reason = "already satisfied: `%s`" % step.unless.source
-            steps.append(PlannedStep(step.id, step.kind, step.name, OK, reason))
+            steps.append(PlannedStep(step.id, step.kind, step.name, OK, reason,
+                                     condition="unless: " + step.unless.source))
             continue
-        steps.append(_once(KINDS[step.kind].plan(step, facts, runner, pctx), refreshed))
+        planned = _once(KINDS[step.kind].plan(step, facts, runner, pctx), refreshed)
+        steps.append(resolve(planned, facts, settle_files=probe))
     return Plan(playbook=playbook.name, steps=tuple(steps),
                 target=str(facts["python"].get("executable", "")),
                 facts_source="probed" if probe else "file")
+
+
+def skip_reason(step: Any, facts: Mapping[str, Any]) -> str:
+    """Why a step does not apply here, in words: the step's own `skip_reason:` when the
+    playbook gives one, else a generic sentence (the condition itself goes to -v/--json)."""
+    text = getattr(step, "skip_reason", None)
+    if text is not None:
+        from fixenv.kinds.common import render
+        return render(text, facts, step, "skip_reason")
+    return "not needed here: `%s` is false" % step.when.source
+
+
+def resolve(step: PlannedStep, facts: Mapping[str, Any], *, settle_files: bool = True
+            ) -> PlannedStep:
+    """The step's proposal (commands, files, data) as the exact actions apply executes.
+    A command's argv is exactly what starts: `env K=V ... argv` when it sets variables,
+    behind `sudo -n` when it needs root and fixenv is not root (sudo resets the environment,
+    which is why the variables travel through `env`). Run as it stands, it does what apply
+    does. On this machine (`settle_files`), an edit of a user's file becomes the whole new
+    file, written only while the file is as it was when planned (profile.settle)."""
+    from fixenv.profile import settle
+
+    sudo = not facts["privilege"].get("root")
+    actions: List[Any] = []
+    for c in step.commands:
+        words: Tuple[str, ...] = ()
+        through_sudo = bool(c.root and sudo)
+        if through_sudo:
+            words += ("sudo", "-n")
+        if c.env:
+            words += ("env",) + tuple("%s=%s" % kv for kv in c.env)
+        actions.append(Exec(words + tuple(c.argv), tuple(c.env), c.root, through_sudo,
+                            c.purpose))
+    actions += [settle(f) if settle_files else f for f in step.files]
+    data = dict(step.data)
+    if "name" in data and "value" in data:
+        actions.append(SetEnv(str(data["name"]), data["value"]))
+    actions += list(step.actions)  # kinds that plan actions directly (verify)
+    return dataclasses.replace(step, actions=tuple(actions))
+
+
+def resolved(plan: Plan, facts: Mapping[str, Any]) -> Plan:
+    """A plan whose steps were built by hand (tests), resolved like make_plan's."""
+    return dataclasses.replace(plan, steps=tuple(
+        s if s.actions else resolve(s, facts) for s in plan.steps))
 
 
 def _once(planned: PlannedStep, refreshed: set) -> PlannedStep:
@@ -94,138 +143,14 @@ def _once(planned: PlannedStep, refreshed: set) -> PlannedStep:
         keep.append(c)
     if len(keep) == len(planned.commands):
         return planned
-    import dataclasses
     return dataclasses.replace(planned, commands=tuple(keep))
 
 
-def root_commands_blocked(plan: Plan, facts: Mapping[str, Any]) -> List[str]:
-    """Commands that need root when we are neither root nor allowed `sudo -n`."""
-    priv = facts["privilege"]
-    if priv.get("root") or priv.get("sudo"):
-        return []
-    out = []
-    for s in plan.steps:
-        if s.status != CHANGE:
-            continue
-        out += [c.display() for c in s.commands if c.root]
-        out += ["write %s" % f.path for f in s.files if f.root]
-    return out
-
-
 def apply_plan(plan: Plan, facts: Mapping[str, Any], runner: Runner, *,
-               on_event: Optional[Event] = None, on_line: Optional[Callable[[str], None]] = None
-               ) -> Recap:
-    """Run the plan's changes in order; stop at the first failure. Does not verify.
+               on_event: Optional[Event] = None, on_line: Optional[Callable[[str], None]] = None,
+               refresh_facts: Optional[Callable[[], Mapping[str, Any]]] = None) -> Recap:
+    """Execute exactly the plan's actions (fixenv/executor.py)."""
+    from fixenv.executor import execute
 
-    Holds fixenv's lock throughout (a second apply waits, bounded, then exits 6: lock.py).
-    Ctrl-C or SIGTERM stops the running command and returns the recap so far with
-    `interrupted` set (the CLI exits 130); files are replaced atomically, so none is left
-    half-written."""
-    from fixenv import lock
-    from fixenv.interrupt import terminate_is_interrupt
-
-    outcomes: List[StepOutcome] = []
-    running: Dict[str, Any] = {}
-
-    def emit(name: str, data: Dict[str, Any]) -> None:
-        if name == "command":
-            running.update(data)
-            notice = lock.package_wait_notice(data["argv"])
-            if notice:
-                lock._stderr(notice)
-        if on_event:
-            on_event(name, data)
-
-    with lock.apply_lock(), terminate_is_interrupt():
-        try:
-            _apply_steps(plan, facts, runner, outcomes, emit, on_line)
-        except KeyboardInterrupt as exc:
-            done = {o.id for o in outcomes}
-            rest = [s for s in plan.steps if s.id not in done]
-            if rest:
-                what = " while running `%s`" % " ".join(running["argv"]) \
-                    if running.get("id") == rest[0].id else ""
-                rc = getattr(exc, "fixenv_rc", None)
-                if what and rc is not None:
-                    what += "; it was let finish its current work first (exit %d)" % rc
-                outcomes.append(StepOutcome(rest[0].id, "failed", "interrupted%s" % what))
-                outcomes += [StepOutcome(s.id, "not_run", "interrupted before this step")
-                             for s in rest[1:]]
-            return Recap(tuple(outcomes), interrupted=True)
-    for i, o in enumerate(outcomes):
-        if o.status == "failed" and lock.is_package_lock_failure(o.output):
-            outcomes[i] = StepOutcome(o.id, o.status, "the package manager's lock stayed busy "
-                                      "past %s=%gs; " % (lock.TIMEOUT_ENV, lock.timeout())
-                                      + o.reason, o.commands, o.output)
-        elif o.status == "failed" and "dpkg was interrupted" in o.output:
-            outcomes[i] = StepOutcome(o.id, o.status, "an earlier dpkg run was cut off; repair "
-                                      "it first with `dpkg --configure -a` (as root), then run "
-                                      "fixenv again; " + o.reason, o.commands, o.output)
-        elif o.status == "failed" and o.commands and lock.is_sudo_refusal(o.output):
-            ids = [s.id for s in plan.steps]
-            todo = [c.display(True).replace("sudo -n ", "sudo ", 1)
-                    for s in plan.steps[ids.index(o.id):] if s.status == CHANGE
-                    for c in s.commands if c.root]
-            outcomes[i] = StepOutcome(o.id, o.status, "sudo refused to run it without a "
-                                      "password; run these yourself, then fixenv again: %s. "
-                                      % "; ".join(todo) + o.reason, o.commands, o.output)
-    return Recap(tuple(outcomes))
-
-
-def _apply_steps(plan: Plan, facts: Mapping[str, Any], runner: Runner,
-                 outcomes: List[StepOutcome], emit: Event,
-                 on_line: Optional[Callable[[str], None]]) -> None:
-    blocked = root_commands_blocked(plan, facts)
-    if blocked:
-        raise PrivilegeError(
-            "these changes need root, and this user is not root and may not use `sudo -n`",
-            hint="ask an admin to run: " + "; ".join("sudo " + b for b in blocked))
-    use_sudo = not facts["privilege"].get("root")
-    failed = False
-    for s in plan.steps:
-        if failed:
-            outcomes.append(StepOutcome(s.id, "not_run", "an earlier step failed"))
-            continue
-        if s.status == OK:
-            outcomes.append(StepOutcome(s.id, "ok", s.reason))
-            continue
-        if s.status == SKIP:
-            outcomes.append(StepOutcome(s.id, "skipped", s.reason))
-            continue
-        emit("step_start", {"id": s.id, "reason": s.reason})
-        ran: List[tuple] = []
-        outputs: List[str] = []
-        error = ""
-        for cmd in s.commands:
-            argv = list(cmd.argv)
-            if cmd.env:
-                argv = ["env"] + ["%s=%s" % kv for kv in cmd.env] + argv
-            if cmd.root and use_sudo:
-                argv = ["sudo", "-n"] + argv
-            ran.append(tuple(argv))
-            emit("command", {"id": s.id, "argv": argv})
-            res = runner.run(argv, mutating=True, timeout=None, on_line=on_line)
-            emit("command_end", {"id": s.id, "argv": argv, "rc": res.rc, "seconds": res.seconds})
-            outputs.append(res.output)
-            if not res.ok:
-                error = "`%s` exited %d:\n%s" % (cmd.display(use_sudo), res.rc, res.tail(20))
-                break
-        if not error:
-            for f in s.files:
-                try:
-                    from fixenv.profile import apply_edit
-                    apply_edit(f)  # whole file, or a marked block in a user's file
-                except (OSError, ValueError) as exc:  # ValueError: e.g. not UTF-8 text
-                    error = "could not write %s: %s (the original is unchanged)" % (
-                        f.path, getattr(exc, "strerror", None) or exc)
-                    break
-        if error:
-            failed = True
-            outcomes.append(StepOutcome(s.id, "failed", error, tuple(ran), "\n".join(outputs)))
-            emit("step_end", {"id": s.id, "status": "failed", "reason": error})
-        else:
-            for key, value in s.data:
-                if key == "value":
-                    os.environ[dict(s.data)["name"]] = value
-            outcomes.append(StepOutcome(s.id, "changed", s.reason, tuple(ran)))
-            emit("step_end", {"id": s.id, "status": "changed", "reason": s.reason})
+    return execute(resolved(plan, facts), facts, runner, on_event=on_event, on_line=on_line,
+                   refresh_facts=refresh_facts)

@@ -17,9 +17,8 @@ it twice (Debian's ~/.profile sources ~/.bashrc) changes nothing.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
-from typing import Callable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from fixenv.files import BACKUP_SUFFIX, atomic_write
 from fixenv.model import FileEdit
@@ -155,61 +154,48 @@ def read(path: str) -> Optional[str]:
 
 # ----------------------------------------------------------------------------- targets
 
-def login_shell(environ: Mapping[str, str]) -> str:
-    shell = environ.get("SHELL") or ""
-    if not shell:
-        try:
-            import pwd
-            shell = pwd.getpwuid(os.getuid()).pw_shell
-        except (ImportError, KeyError):
-            shell = ""
-    return os.path.basename(shell)
-
-
-def targets(*, root: bool, home: str, environ: Mapping[str, str],
-            which: Callable[[str], Optional[str]] = shutil.which) -> List[Target]:
+def targets(*, root: bool, user: Mapping[str, Any]) -> List[Target]:
+    """The start-up files that persist a variable for `user` (the `user` facts group)."""
     if root:
         # login shells of sh/bash/dash/ksh read /etc/profile.d; zsh and fish do not
         out_root = [Target(SYSTEM_FILE, "sh", True)]
-        if os.path.isdir(SYSTEM_ZSH_DIR):
+        system = user.get("system") or {}
+        if system.get("zsh"):
             out_root.append(Target(os.path.join(SYSTEM_ZSH_DIR, "zshenv"), "sh", False))
-        if os.path.isdir(SYSTEM_FISH_DIR):
+        if system.get("fish"):
             out_root.append(Target(SYSTEM_FISH_FILE, "fish", True))
         return out_root
-    shell = login_shell(environ)
+    home = str(user["home"])
+    shell = str(user.get("shell") or "")
+    files = user.get("files") or {}
+    shells = user.get("shells") or {}
     out: List[Target] = []
     # sh/dash/ksh login shells read ~/.profile; bash reads the first of ~/.bash_profile,
     # ~/.bash_login, ~/.profile, so when one of the first two exists it gets the block too.
     out.append(Target(os.path.join(home, ".profile"), "sh", False))
     for name in (".bash_profile", ".bash_login"):
-        if os.path.exists(os.path.join(home, name)):
+        if files.get(name):
             out.append(Target(os.path.join(home, name), "sh", False))
             break
-    bashrc = os.path.join(home, ".bashrc")
-    if os.path.exists(bashrc) or shell == "bash":
-        out.append(Target(bashrc, "sh", False))
-    zshenv = os.path.join(environ.get("ZDOTDIR") or home, ".zshenv")
-    if os.path.exists(zshenv) or shell == "zsh" or which("zsh"):
-        out.append(Target(zshenv, "sh", False))
-    fish_dir = os.path.join(environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
-                            "fish")
-    if os.path.isdir(fish_dir) or shell == "fish" or which("fish"):
-        out.append(Target(os.path.join(fish_dir, "conf.d", "fixenv.fish"), "fish", True))
+    if files.get(".bashrc") or shell == "bash":
+        out.append(Target(os.path.join(home, ".bashrc"), "sh", False))
+    if files.get(".zshenv") or shell == "zsh" or shells.get("zsh"):
+        out.append(Target(os.path.join(user.get("zdotdir") or home, ".zshenv"), "sh", False))
+    if files.get("fish") or shell == "fish" or shells.get("fish"):
+        config = user.get("xdg_config_home") or os.path.join(home, ".config")
+        out.append(Target(os.path.join(config, "fish", "conf.d", "fixenv.fish"), "fish", True))
     return out
 
 
-def home_dir(environ: Mapping[str, str]) -> str:
-    return environ.get("HOME") or os.path.expanduser("~")
-
-
 def plan_edits(var: str, dirs: Sequence[str], drop: Sequence[str], *, root: bool,
-               environ: Mapping[str, str]) -> Tuple[List[FileEdit], bool]:
-    """The edits that persist `var`, and whether every one is already in place."""
+               user: Mapping[str, Any], probe: bool = True) -> Tuple[List[FileEdit], bool]:
+    """The edits that persist `var`, and whether every one is already in place (read from
+    the files only when `probe`: planning for this machine, not from a facts file)."""
     edits: List[FileEdit] = []
-    done = True
-    for t in targets(root=root, home=home_dir(environ), environ=environ):
+    done = probe
+    for t in targets(root=root, user=user):
         block = block_for(t.shell, var, dirs, drop)
-        text = read(t.path)
+        text = read(t.path) if probe else None
         if t.whole:
             edits.append(FileEdit(t.path, block, WRITE, root=root))
             done = done and text == block
@@ -219,9 +205,9 @@ def plan_edits(var: str, dirs: Sequence[str], drop: Sequence[str], *, root: bool
     return edits, done
 
 
-def plan_removal(*, root: bool, environ: Mapping[str, str]) -> List[FileEdit]:
+def plan_removal(*, root: bool, user: Mapping[str, Any]) -> List[FileEdit]:
     """What `fixenv reset` removes: our whole files and our blocks, wherever they are."""
-    home = home_dir(environ)
+    home = str(user["home"])
     paths: List[Tuple[str, bool]] = []
     if root:
         paths += [(SYSTEM_FILE, True), (os.path.join(SYSTEM_ZSH_DIR, "zshenv"), False),
@@ -229,8 +215,8 @@ def plan_removal(*, root: bool, environ: Mapping[str, str]) -> List[FileEdit]:
     # Also the user files (root may have run fixenv as a user too, e.g. with --rootless).
     for name in (".profile", ".bash_profile", ".bash_login", ".bashrc"):
         paths.append((os.path.join(home, name), False))
-    paths.append((os.path.join(environ.get("ZDOTDIR") or home, ".zshenv"), False))
-    paths.append((os.path.join(environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
+    paths.append((os.path.join(user.get("zdotdir") or home, ".zshenv"), False))
+    paths.append((os.path.join(user.get("xdg_config_home") or os.path.join(home, ".config"),
                                "fish", "conf.d", "fixenv.fish"), True))
     out = []
     for path, whole in paths:
@@ -245,6 +231,23 @@ def plan_removal(*, root: bool, environ: Mapping[str, str]) -> List[FileEdit]:
     return out
 
 
+def settle(edit: FileEdit) -> FileEdit:
+    """The edit as a whole-file write computed from the file as it is now (planning on this
+    machine): what apply and `--format shell` both carry out, guarded so that neither writes
+    over a file that changed since. Whole-file writes and removals stay as they are."""
+    if edit.action != BLOCK:
+        return edit
+    text = read(edit.path)
+    new = insert_block(text or "", edit.content)
+    pristine = text is not None and find_block(text) is None
+    return FileEdit(edit.path, new, WRITE, edit.root, before=text, guarded=True,
+                    backup=pristine)
+
+
+class ChangedSincePlanned(OSError):
+    """A guarded edit's file no longer holds what the plan was made from."""
+
+
 def apply_edit(edit: FileEdit) -> Optional[str]:
     """Carry out one FileEdit (the engine calls this). Returns the backup path, if any.
 
@@ -252,7 +255,14 @@ def apply_edit(edit: FileEdit) -> Optional[str]:
     first touched it; later rewrites of our own block keep that first backup.
     """
     if edit.action == WRITE:
-        return atomic_write(edit.path, edit.content)
+        if edit.guarded:
+            now = read(edit.path)
+            if now != edit.before:
+                raise ChangedSincePlanned(
+                    "%s changed since the plan was made; plan again" % edit.path)
+            if now == edit.content:
+                return None
+        return atomic_write(edit.path, edit.content, backup=edit.backup)
     text = read(edit.path)
     if edit.action == BLOCK:
         new = insert_block(text or "", edit.content)

@@ -117,6 +117,8 @@ def plan(dry_run: bool = False, python: Optional[str] = None, facts_file: Option
 
         out = Out(verbosity=verbosity(STATE))
         out.lines(plan_rows(out, p, sudo))
+    if exit_code and p.blocked:
+        return errors.BLOCKED  # 12: a step has no known fix here
     if exit_code and p.changes_pending:
         return errors.CHANGES_PENDING
     return errors.OK
@@ -136,11 +138,17 @@ def confirm(yes: bool, n: int, plan: Any = None, sudo: bool = False) -> None:
 def apply(yes: bool = False, python: Optional[str] = None, playbook: Optional[str] = None,
           as_json: bool = False, events: Optional[str] = None, jsonl: bool = False,
           rootless: bool = False, consumers: Optional[str] = None) -> int:
-    from fixenv.engine import apply_plan
-    from fixenv.model import Recap, StepOutcome
+    """Plan, ask, execute exactly the plan's actions (its verify step included)."""
+    from fixenv.executor import execute
+    from fixenv.outcome import exit_code
     from fixenv.runner import RecordingRunner, Runner
     from fixenv.ui import ApplyFeedback, verbosity
-    from fixenv.verify import verify
+
+    def refresh() -> Any:
+        """Facts after the changes (the headers now exist): what the verification uses."""
+        from fixenv.facts import gather
+
+        return gather(RecordingRunner(), python)
 
     with ApplyFeedback(as_json=as_json, events="-" if jsonl else events,
                        verbosity=verbosity(STATE)) as fb:  # progress, events, the recap
@@ -149,30 +157,21 @@ def apply(yes: bool = False, python: Optional[str] = None, playbook: Optional[st
         if p.changes_pending:
             confirm(yes, sum(1 for s in p.steps if s.status == "change"), p,
                     not facts["privilege"]["root"])
-            recap = apply_plan(p, facts, Runner(), on_event=fb.on_event, on_line=fb.on_line)
-        else:
-            recap = Recap(tuple(StepOutcome(s.id, "ok" if s.status == "ok" else "skipped",
-                                            s.reason) for s in p.steps))
-        if not recap.failed:
-            if recap.count("changed"):
-                from fixenv.facts import gather
 
-                facts = gather(RecordingRunner(), python)
-            fb.verifying(facts["python"]["executable"])
-            try:
-                recap = Recap(recap.steps, verify(facts, Runner()), recap.interrupted)
-            except KeyboardInterrupt:  # Ctrl-C while verifying: still the recap, exit 130
-                recap = Recap(recap.steps, None, True)
+        def on_event(name: str, data: Dict[str, Any]) -> None:
+            if name == "verify_start":
+                fb.verifying(data["python"])
+            else:
+                fb.on_event(name, data)
+
+        recap = execute(p, facts, Runner(), on_event=on_event, on_line=fb.on_line,
+                        refresh_facts=refresh)
         if consumers is not None:  # issue 14: the consumers' own builds, after fixenv's
             from fixenv.verify import after_apply
 
             recap = after_apply(recap, python, consumers)
         fb.finish(recap)
-    if not recap.ok:
-        from fixenv.lock import exit_code  # 130 interrupted, 6 a lock timed out, else 1
-
-        return exit_code(recap)
-    return errors.OK
+    return exit_code(recap)
 
 
 def verify(python: Optional[str] = None, as_json: bool = False,

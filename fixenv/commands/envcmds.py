@@ -42,7 +42,9 @@ def shell_lines(shell: str, var: str, value: Optional[str]) -> List[str]:
 
 
 def _shell(shell: Optional[str]) -> str:
-    name = shell or profile.login_shell(os.environ) or "sh"
+    from fixenv.facts.user import detect
+
+    name = shell or detect(os.environ, False)["shell"] or "sh"
     if name not in SHELLS:
         if shell:
             raise errors.UsageError("--shell %s: choose bash, zsh, fish or sh" % shell)
@@ -84,16 +86,19 @@ def exec_command(python: Optional[str], argv: List[str]) -> int:
 
 
 def reset_command(keep_sysroot: bool, as_json: bool) -> None:
+    from fixenv.facts.user import detect
+
     root = hasattr(os, "geteuid") and os.geteuid() == 0
+    user = detect(os.environ, root)  # reset acts on this machine: detect its user
     done: List[Dict[str, str]] = []
-    for edit in profile.plan_removal(root=root, environ=os.environ):
+    for edit in profile.plan_removal(root=root, user=user):
         try:
             profile.apply_edit(edit)
         except OSError as exc:
             raise errors.StepFailed("could not edit %s: %s (it is unchanged)"
                                     % (edit.path, exc.strerror or exc)) from None
         done.append({"path": edit.path, "action": edit.action})
-    sysroot = rootless.sysroot_dir(os.environ, root)
+    sysroot = str(user["sysroot"])
     removed_sysroot = None
     if not keep_sysroot and rootless.remove_sysroot(sysroot):
         removed_sysroot = sysroot

@@ -9,8 +9,12 @@ The JSON shape (`fixenv detect --json`, accepted back by `plan --facts FILE`)::
              include, has_headers, provider, ...optional extras}
     compilers: {cc: path|null, cxx: path|null}
     env: {CPATH: str|null}
+    user: {name, home, shell, sysroot, ...}   (optional in a facts file: fixenv/facts/user.py
+                                               gives its defaults: root -> /root, else
+                                               /home/<name>)
 
 Only those keys are required of a facts file; everything else is derived by `normalize`.
+Planning reads facts only: everything machine-specific it needs is here.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from fixenv.facts import buildenv as _buildenv
 from fixenv.facts import compilers as _compilers
 from fixenv.facts import osinfo, provider
 from fixenv.facts import python as _python
+from fixenv.facts import user as _user
 from fixenv.facts import values as _values
 from fixenv.runner import Runner
 
@@ -64,6 +69,7 @@ def gather(runner: Runner, python: Optional[str] = None,
         "python": py,
         "compilers": _compilers.detect_compilers(env),
         "env": {"CPATH": env.get("CPATH")},
+        "user": _user.detect(env, bool(is_root)),
         "buildenv": _buildenv.detect(env, system=str(os_facts.get("system")), root=bool(is_root)),
     }
     return _values.check(normalize(facts), "the probe of %s" % target)
@@ -152,6 +158,7 @@ def normalize(facts: Facts) -> Facts:
     for key, empty in (("noexec", []), ("exec_dir", None), ("compiler_env", []),
                        ("fix_env", {}), ("openmp", None), ("cxx17", None)):
         be.setdefault(key, empty)
+    facts["user"] = _user.defaults(facts.get("user") or {}, bool(facts["privilege"]["root"]))
     if "cpath" not in facts:
         from fixenv.cpath import update_facts
         update_facts(facts)

@@ -12,7 +12,6 @@ root, else a marked block in the user's shell start-up files. The plan shows eve
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, Mapping
 
 from fixenv import cpath, profile
@@ -47,7 +46,8 @@ def plan(step: Step, facts: Mapping[str, Any], runner: Runner, pctx: PlanContext
     if not dirs and not issues:
         return PlannedStep(step.id, step.kind, step.name, OK, "CPATH " + group["reason"])
     root = bool(facts["privilege"].get("root"))
-    edits, done = profile.plan_edits(var, dirs, drop, root=root, environ=os.environ)
+    edits, done = profile.plan_edits(var, dirs, drop, root=root, user=facts["user"],
+                                     probe=pctx.probe)
     value = group["value"]
     now_ok = not issues and all(d in cpath.split(group["current"])[0] for d in dirs)
     if pctx.probe and done:

@@ -1,11 +1,12 @@
-"""`kind: verify` — where the playbook wants the proof. Apply always verifies at the end;
-this step names the checks' options and shows the verification in the plan."""
+"""`kind: verify` — where the playbook wants the proof: a Verify action, run by apply at this
+point of the plan (after the changes before it). Without a verify step, apply does not
+verify. `cxx: false` leaves out the C++ builds."""
 from __future__ import annotations
 
 from typing import Any, Dict, Mapping
 
 from fixenv.kinds.common import PlanContext
-from fixenv.model import OK, PlannedStep
+from fixenv.model import OK, PlannedStep, Verify
 from fixenv.playbook.model import Step
 from fixenv.runner import Runner
 
@@ -20,5 +21,5 @@ def plan(step: Step, facts: Mapping[str, Any], runner: Runner, pctx: PlanContext
     py = facts["python"]["executable"]
     what = "C and C++" if step.spec["cxx"] else "C"
     return PlannedStep(step.id, step.kind, step.name, OK,
-                       "after the changes: build a %s extension including Python.h and import "
-                       "it with %s" % (what, py))
+                       "build a %s extension including Python.h and import it with %s"
+                       % (what, py), actions=(Verify(py, cxx=bool(step.spec["cxx"])),))

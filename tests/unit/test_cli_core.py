@@ -40,8 +40,14 @@ def test_plan_from_facts_json_contract(facts_file):
     steps = {s["id"]: s for s in data["steps"]}
     assert set(steps["python-headers"]) >= {"id", "status", "commands", "reason"}
     assert steps["python-headers"]["status"] == "change"
-    assert ["apt-get", "-o", "DPkg::Lock::Timeout=120", "install", "-y",
-            "--no-install-recommends", "python3.12-dev"] in steps["python-headers"]["commands"]
+    # the exact argv apply starts: this user is not root, so through `sudo -n env ...`
+    assert ["sudo", "-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-o",
+            "DPkg::Lock::Timeout=120", "install", "-y", "--no-install-recommends",
+            "python3.12-dev"] in steps["python-headers"]["commands"]
+    acts = [a for a in steps["python-headers"]["actions"] if a["kind"] == "exec"]
+    assert [a["argv"] for a in acts] == steps["python-headers"]["commands"]
+    assert all(a["sudo"] and a["root"] for a in acts)
+    assert acts[-1]["env"] == {"DEBIAN_FRONTEND": "noninteractive"}
     assert steps["compiler"]["commands"][-1][-1] == "build-essential"
 
 
@@ -97,7 +103,8 @@ def test_apply_without_tty_or_yes_fails_at_once(tmp_path):
 def test_apply_runs_a_command_step_then_verifies(tmp_path):
     pb = tmp_path / "pb.yaml"
     pb.write_text("name: t\nsteps:\n  - id: touch\n    kind: command\n    argv: [touch, %s]\n"
-                  "    creates: %s\n" % (tmp_path / "made", tmp_path / "made"))
+                  "    creates: %s\n  - id: verify\n    kind: verify\n"
+                  % (tmp_path / "made", tmp_path / "made"))
     cmd = [sys.executable, "-m", "fixenv", "apply", "--yes", "--json", "--playbook", str(pb),
            "--python", "/usr/bin/python3.11"]
     res = subprocess.run(cmd, capture_output=True, text=True)
@@ -106,7 +113,25 @@ def test_apply_runs_a_command_step_then_verifies(tmp_path):
     assert data["summary"]["changed"] == 1 and data["verify"]["ok"] is True
     assert (tmp_path / "made").exists()
     again = json.loads(subprocess.run(cmd, capture_output=True, text=True).stdout)
-    assert again["summary"]["changed"] == 0 and again["summary"]["ok"] == 1
+    assert again["summary"]["changed"] == 0 and again["summary"]["ok"] == 2
+
+
+def test_apply_verifies_only_where_the_plan_says(tmp_path):
+    """The verify step is an action like any other: a playbook without one does not verify,
+    and its options reach the check (cxx: false leaves out the C++ builds)."""
+    pb = tmp_path / "pb.yaml"
+    pb.write_text("name: t\nsteps:\n  - id: touch\n    kind: command\n    argv: [touch, %s]\n"
+                  % (tmp_path / "made"))
+    cmd = [sys.executable, "-m", "fixenv", "apply", "--yes", "--json", "--playbook", str(pb),
+           "--python", "/usr/bin/python3.11"]
+    data = json.loads(subprocess.run(cmd, capture_output=True, text=True).stdout)
+    assert data["summary"]["changed"] == 1
+    assert data["verify"] == {"ok": False, "skipped": True, "checks": []}
+    pb.write_text(pb.read_text() + "  - id: proof\n    kind: verify\n    cxx: false\n")
+    data = json.loads(subprocess.run(cmd, capture_output=True, text=True).stdout)
+    names = [c["name"] for c in data["verify"]["checks"]]
+    assert data["verify"]["ok"] is True and "build-c" in names
+    assert not any(n in names for n in ("build-cxx", "cxx-compiler", "inductor")), names
 
 
 def test_playbooks_lists_the_bundled_set():

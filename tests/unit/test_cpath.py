@@ -46,7 +46,12 @@ def facts(*, include: str = "/usr/include/python3.11", sysconfig: Optional[str] 
 
 
 def group(f: Dict[str, Any], env: Optional[Dict[str, str]] = None, forced: bool = False):
-    return cpath.compute(f, env if env is not None else HOME_ENV, forced)
+    """The cpath group for the user whose environment `env` is (detected as facts)."""
+    from fixenv.facts.user import detect
+
+    f = dict(f, user=detect(env if env is not None else HOME_ENV,
+                            bool(f["privilege"]["root"])))
+    return cpath.compute(f, forced)
 
 
 # ----------------------------------------------------------------------------- when needed
@@ -262,12 +267,14 @@ def test_verify_headers_check_tells_an_old_shell_what_to_do(tmp_path, monkeypatc
     monkeypatch.delenv("CPATH", raising=False)
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     f = facts(has=False)
-    f["cpath"] = cpath.compute(f, env)
+    from fixenv.facts.user import detect
+    f["user"] = detect(env, root=False)
+    f["cpath"] = cpath.compute(f)
     # headers unpacked, nothing persisted yet: apply is the fix
     c = cpath.headers_check(f)
     assert c is not None and not c.ok and "fixenv apply" in (c.fix or "")
     # persisted: this shell predates it
-    edits, _ = profile.plan_edits("CPATH", f["cpath"]["dirs"], [], root=False, environ=env)
+    edits, _ = profile.plan_edits("CPATH", f["cpath"]["dirs"], [], root=False, user=f["user"])
     for e in edits:
         profile.apply_edit(e)
     c = cpath.headers_check(f)

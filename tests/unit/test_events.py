@@ -83,7 +83,8 @@ def test_events_file_for_a_real_change(tmp_path):
     assert verify["ok"] is True and {c["name"] for c in verify["checks"]} >= {"build-c", "import"}
     end = events[-1]
     assert end["ok"] is True and end["exit_code"] == 0
-    assert end["summary"] == {"ok": 1, "changed": 1, "failed": 0, "skipped": 1, "not_run": 0}
+    assert end["summary"] == {"ok": 1, "changed": 1, "failed": 0, "skipped": 1, "not_run": 0,
+                              "blocked": 0}
     # elapsed only grows
     el = [e["elapsed"] for e in events]
     assert el == sorted(el)

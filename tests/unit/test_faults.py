@@ -548,7 +548,7 @@ def test_interrupt_during_verification_still_prints_the_recap(tmp_path):
                         % started)
     pb = tmp_path / "pb.yaml"
     pb.write_text("name: t\nsteps:\n  - id: a\n    kind: command\n    argv: [touch, %s]\n"
-                  % (tmp_path / "a-done"))
+                  "  - id: v\n    kind: verify\n" % (tmp_path / "a-done"))
     e = dict(os.environ, CC=str(slow_cc), FIXENV_LOCK_FILE=str(tmp_path / "lock"))
     p = subprocess.Popen(fixenv_argv() + ["apply", "--yes", "--json", "--python", PY,
                                           "--playbook", str(pb)], env=e,
@@ -561,4 +561,5 @@ def test_interrupt_during_verification_still_prints_the_recap(tmp_path):
     assert "Traceback" not in err
     recap = json.loads(out)
     assert recap["interrupted"] is True
-    assert _statuses(recap) == {"a": "changed"}
+    assert _statuses(recap) == {"a": "changed", "v": "ok"}
+    assert recap["verify"]["skipped"] is True  # it never finished

@@ -176,18 +176,25 @@ def test_remove_refuses_a_file_that_is_not_wholly_ours(tmp_path):
 
 
 def _env(tmp_path, shell="/bin/bash"):
-    return {"HOME": str(tmp_path), "SHELL": shell}
+    return {"HOME": str(tmp_path), "SHELL": shell, "PATH": "/nonexistent"}
+
+
+def _user(tmp_path, shell="/bin/bash", shells=(), system=()):
+    """The `user` facts of a home in tmp_path (detection reads the files there)."""
+    from fixenv.facts.user import detect
+
+    u = detect(_env(tmp_path, shell), root=False)
+    u["shells"] = {"zsh": "zsh" in shells, "fish": "fish" in shells}
+    u["system"] = {"zsh": "zsh" in system, "fish": "fish" in system}
+    return u
 
 
 def test_targets_for_a_user(tmp_path):
-    none = lambda name: None  # noqa: E731
-    t = profile.targets(root=False, home=str(tmp_path), environ=_env(tmp_path, "/bin/sh"),
-                        which=none)
+    t = profile.targets(root=False, user=_user(tmp_path, "/bin/sh"))
     assert [x.path for x in t] == [str(tmp_path / ".profile")]
     (tmp_path / ".bash_profile").write_text("")
     (tmp_path / ".bashrc").write_text("")
-    t = profile.targets(root=False, home=str(tmp_path), environ=_env(tmp_path),
-                        which=lambda n: "/usr/bin/" + n if n in ("zsh", "fish") else None)
+    t = profile.targets(root=False, user=_user(tmp_path, shells=("zsh", "fish")))
     assert [(os.path.relpath(x.path, str(tmp_path)), x.shell, x.whole) for x in t] == [
         (".profile", "sh", False), (".bash_profile", "sh", False), (".bashrc", "sh", False),
         (".zshenv", "sh", False),
@@ -196,14 +203,18 @@ def test_targets_for_a_user(tmp_path):
 
 
 def test_targets_for_root(tmp_path, monkeypatch):
+    from fixenv.facts import user as user_facts
+
     monkeypatch.setattr(profile, "SYSTEM_ZSH_DIR", str(tmp_path / "zsh"))
-    monkeypatch.setattr(profile, "SYSTEM_FISH_DIR", str(tmp_path / "fish"))
+    monkeypatch.setattr(user_facts, "SYSTEM_ZSH_DIR", str(tmp_path / "zsh"))
+    monkeypatch.setattr(user_facts, "SYSTEM_FISH_DIR", str(tmp_path / "fish"))
     monkeypatch.setattr(profile, "SYSTEM_FISH_FILE", str(tmp_path / "fish/conf.d/fixenv.fish"))
-    assert profile.targets(root=True, home="/root", environ={}) == [
+    root_user = lambda: user_facts.detect({"HOME": "/root"}, root=True)  # noqa: E731
+    assert profile.targets(root=True, user=root_user()) == [
         profile.Target("/etc/profile.d/fixenv.sh", "sh", True)]
     (tmp_path / "zsh").mkdir()
     (tmp_path / "fish").mkdir()
-    assert profile.targets(root=True, home="/root", environ={})[1:] == [
+    assert profile.targets(root=True, user=root_user())[1:] == [
         profile.Target(str(tmp_path / "zsh/zshenv"), "sh", False),
         profile.Target(str(tmp_path / "fish/conf.d/fixenv.fish"), "fish", True)]
 
@@ -211,16 +222,18 @@ def test_targets_for_root(tmp_path, monkeypatch):
 def test_plan_apply_then_plan_says_done_and_reset_restores(tmp_path):
     (tmp_path / ".profile").write_text(USER_TEXT)
     (tmp_path / ".bashrc").write_text("# rc\n")
-    env = _env(tmp_path)
-    edits, done = profile.plan_edits("CPATH", DIRS, [], root=False, environ=env)
+    user = _user(tmp_path)
+    edits, done = profile.plan_edits("CPATH", DIRS, [], root=False, user=user)
     assert not done and [e.action for e in edits][:2] == ["block", "block"]
     for e in edits:
         profile.apply_edit(e)
-    assert profile.plan_edits("CPATH", DIRS, [], root=False, environ=env)[1] is True
-    removal = profile.plan_removal(root=False, environ=env)
+    assert profile.plan_edits("CPATH", DIRS, [], root=False, user=user)[1] is True
+    # planned from a facts file (probe=False) nothing is read: never "already done"
+    assert profile.plan_edits("CPATH", DIRS, [], root=False, user=user, probe=False)[1] is False
+    removal = profile.plan_removal(root=False, user=user)
     assert {e.path for e in removal} == {e.path for e in edits}
     for e in removal:
         profile.apply_edit(e)
     assert (tmp_path / ".profile").read_text() == USER_TEXT
     assert (tmp_path / ".bashrc").read_text() == "# rc\n"
-    assert profile.plan_removal(root=False, environ=env) == []
+    assert profile.plan_removal(root=False, user=user) == []

@@ -20,9 +20,10 @@ from fixenv.cli import app, run
 from fixenv.engine import apply_plan
 from fixenv.errors import USAGE
 from fixenv.facts import gather
-from fixenv.model import Command, FileEdit, Plan, PlannedStep
+from fixenv.engine import resolve
+from fixenv.model import Command, FileEdit, Plan, PlannedStep, Verify
 from fixenv.runner import RecordingRunner, Runner
-from fixenv.shellscript import cksum, command_line, render
+from fixenv.shellscript import exec_line, render
 
 SYSTEM_PY = "/usr/bin/python3.11"
 HOSTILE = [
@@ -79,20 +80,26 @@ def _run_script(script: str, tmp_path, *, path_env: str = "/usr/bin:/bin", name=
                           timeout=120)
 
 
-def test_cksum_matches_the_posix_tool(tmp_path):
-    for data in (b"", b"hello\n", os.urandom(5000), "é✓\n".encode()):
-        f = tmp_path / "f"
-        f.write_bytes(data)
-        out = subprocess.run(["cksum"], stdin=open(f, "rb"), capture_output=True).stdout
-        assert out.decode().strip() == cksum(data)
+def verify_plan(python: str) -> Plan:
+    """A plan with only a verify step (its Verify action)."""
+    return Plan("p", (PlannedStep("verify", "verify", "verify", "ok", "build and import",
+                                  actions=(Verify(python),)),), target=python)
 
 
-def test_command_line_quotes_every_word():
+def test_exec_line_is_the_exact_argv_quoted():
     cmd = Command(("apt-get", "install", "-y", "python3.11-dev"), root=True,
                   env=(("DEBIAN_FRONTEND", "noninteractive"),))
-    assert command_line(cmd) == ("as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "
-                                 "python3.11-dev")
-    assert command_line(Command(("printf", "%s", "it's $x"))) == "printf %s 'it'\"'\"'s $x'"
+    step = PlannedStep("h", "packages", "h", "change", "", (cmd,))
+    sudo = resolve(step, {"privilege": {"root": False, "sudo": True}}).execs[0]
+    assert exec_line(sudo) == ("sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y "
+                               "python3.11-dev")
+    as_root = resolve(step, {"privilege": {"root": True, "sudo": False}}).execs[0]
+    assert exec_line(as_root) == ("env DEBIAN_FRONTEND=noninteractive apt-get install -y "
+                                  "python3.11-dev")
+    plain = resolve(PlannedStep("p", "command", "p", "change", "",
+                                (Command(("printf", "%s", "it's $x")),)),
+                    {"privilege": {"root": True}}).execs[0]
+    assert exec_line(plain) == "printf %s 'it'\"'\"'s $x'"
 
 
 def test_plan_format_shell_from_facts_file(tmp_path, capsys):
@@ -102,9 +109,11 @@ def test_plan_format_shell_from_facts_file(tmp_path, capsys):
     script = capsys.readouterr().out
     assert script.startswith("#!/bin/sh\n")
     assert "\nset -eu\n" in script
-    # not root: root commands go through sudo, decided when the script runs
-    assert "as_root env DEBIAN_FRONTEND=noninteractive apt-get" in script
-    assert 'sudo "$@"' in script
+    # not root: root commands go through `sudo -n`, exactly as apply runs them
+    assert "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get" in script
+    assert "as_root" not in script  # no logic of its own: the plan's argv, rendered
+    # made for the facts' user (no uid in this file: the documented default, 1000)
+    assert 'if [ "$(id -u)" -ne 1000 ]; then' in script
     assert script.index("python3.11-dev") < script.index("build-essential") \
         < script.index("fixenv verify --python /usr/bin/python3.11")
     sh_syntax_ok(script, tmp_path)
@@ -184,8 +193,7 @@ def test_hostile_words_survive_and_match_apply(tmp_path, host_facts):
 
 
 def test_script_verifies_by_hand_without_fixenv_on_path(tmp_path, host_facts):
-    plan = Plan("p", (), target=SYSTEM_PY)
-    script = render(plan, host_facts)
+    script = render(verify_plan(SYSTEM_PY), host_facts)
     res = _run_script(script, tmp_path, path_env="/usr/bin:/bin")
     assert res.returncode == 0, res.stderr
     assert "verification passed" in res.stderr
@@ -195,7 +203,7 @@ def test_script_uses_fixenv_verify_when_on_path(tmp_path, host_facts):
     bindir = tmp_path / "bin"
     bindir.mkdir()
     os.symlink(os.path.join(os.path.dirname(sys.executable), "fixenv"), bindir / "fixenv")
-    script = render(Plan("p", (), target=SYSTEM_PY), host_facts)
+    script = render(verify_plan(SYSTEM_PY), host_facts)
     res = _run_script(script, tmp_path, path_env="%s:/usr/bin:/bin" % bindir)
     assert res.returncode == 0, res.stderr
     assert "verify /usr/bin/python3.11" in res.stdout  # fixenv verify's own report
@@ -209,7 +217,7 @@ def test_script_verification_fails_on_wrong_headers(tmp_path, host_facts):
     facts = json.loads(json.dumps(host_facts))
     facts["python"].update(executable=other, major=3, minor=12, xy="3.12",
                            ext_suffix=".cpython-312-x86_64-linux-gnu.so")
-    script = render(Plan("p", (), target=other), facts)
+    script = render(verify_plan(other), facts)
     res = _run_script(script, tmp_path, path_env="/usr/bin:/bin")
     assert res.returncode != 0
     assert "not for the target Python version" in res.stderr
