@@ -147,17 +147,25 @@ def parse_probe(text: str, interpreter: str) -> Dict[str, Any]:
 def resolve_target(python: Optional[str], environ: Optional[Dict[str, str]] = None) -> str:
     """--python > $VIRTUAL_ENV/bin/python > python3 on PATH. Returns a path to run."""
     env = os.environ if environ is None else environ
+    if python is not None and not python.strip():
+        raise InputError("--python is empty: name an interpreter (a path, or a command on "
+                         "PATH such as python3.12)", hint="leave --python out to use the "
+                         "active venv, else python3 on PATH")
     if python:
         candidate = python
-        if os.sep not in candidate:
+        if os.sep not in candidate:  # a bare name: looked up on PATH, as a shell does
             found = _which(candidate, env.get("PATH", ""))
             if not found:
-                raise InputError("--python %s: no such command on PATH" % python)
+                raise InputError("--python %s: no such command on PATH" % python,
+                                 hint=_installed_hint(candidate, env))
             candidate = found
         if not os.path.exists(candidate):
             raise InputError("--python %s: no such file" % python)
         if os.path.isdir(candidate):
-            raise InputError("--python %s: is a directory, not an interpreter" % python)
+            inside = _interpreter_in(candidate)
+            raise InputError("--python %s: is a directory, not an interpreter" % python,
+                             hint="did you mean --python %s?" % inside if inside else
+                             "name the interpreter itself (e.g. DIR/bin/python)")
         if not os.access(candidate, os.X_OK):
             raise InputError("--python %s: not executable (chmod +x it, or name the "
                              "interpreter itself)" % python)
@@ -171,7 +179,62 @@ def resolve_target(python: Optional[str], environ: Optional[Dict[str, str]] = No
     found = _which("python3", env.get("PATH", ""))
     if not found:
         raise InputError("no python3 on PATH: name the target with --python PATH")
+    if venv:  # an activated venv that is gone: say so rather than quietly use another
+        _warn_once("VIRTUAL_ENV=%s %s; using python3 from PATH instead: %s (deactivate, or "
+                   "pass --python)" % (venv, "has no bin/python" if os.path.isdir(venv)
+                                       else "does not exist", found))
     return found
+
+
+_WARNED: set = set()
+
+
+def _warn_once(text: str) -> None:
+    import sys
+
+    if text not in _WARNED:
+        _WARNED.add(text)
+        sys.stderr.write("fixenv: warning: %s\n" % text)
+        sys.stderr.flush()
+
+
+def _interpreter_in(directory: str) -> Optional[str]:
+    """The interpreter of a venv or an install prefix given as a directory."""
+    for sub in ("bin", "Scripts", ""):
+        for name in ("python", "python3", "python.exe"):
+            p = os.path.join(directory, sub, name) if sub else os.path.join(directory, name)
+            if os.path.isfile(p) and os.access(p, os.X_OK):
+                return p
+    return None
+
+
+def _pyenv_root(env: Any) -> str:
+    return env.get("PYENV_ROOT") or os.path.join(env.get("HOME") or os.path.expanduser("~"),
+                                                 ".pyenv")
+
+
+def pyenv_versions_with(name: str, env: Any = None) -> List[str]:
+    """The real interpreters named `name` under pyenv's versions dir (what a shim stands
+    for), e.g. ~/.pyenv/versions/3.12.1/bin/python3.12."""
+    env = os.environ if env is None else env
+    root = os.path.join(_pyenv_root(env), "versions")
+    try:
+        versions = sorted(os.listdir(root))
+    except OSError:
+        return []
+    out = []
+    for v in versions:
+        p = os.path.join(root, v, "bin", os.path.basename(name))
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            out.append(p)
+    return out
+
+
+def _installed_hint(name: str, env: Any) -> Optional[str]:
+    found = pyenv_versions_with(name, env)
+    if found:
+        return "pyenv has it, not on PATH: --python %s" % " or --python ".join(found[:3])
+    return None
 
 
 def _which(name: str, path: str) -> Optional[str]:
@@ -190,14 +253,28 @@ def real_interpreter(path: str) -> str:
     return path
 
 
+def _is_shim(path: str) -> bool:
+    return os.path.basename(os.path.dirname(path)) == "shims"
+
+
 def start_probe(runner: Runner, interpreter: str):
     return runner.start([interpreter, "-S", "-c", PROBE], timeout=30)
 
 
 def finish_probe(pending, interpreter: str) -> Dict[str, Any]:
     result = pending.result()
-    if result.rc == 127:
+    if result.rc == 127 and not _is_shim(interpreter):
         raise InputError("--python %s: cannot run it: %s" % (interpreter, result.stderr.strip()))
+    if not result.ok and _is_shim(interpreter):
+        # "pyenv: python3.12: command not found / The `python3.12' command exists in these
+        # Python versions: 3.12.1": the shim stands for no interpreter in this directory
+        real = pyenv_versions_with(interpreter)
+        first = (result.stderr.strip().splitlines() or [""])[0]
+        raise InputError("%s is a pyenv shim that runs no interpreter here (%s)"
+                         % (interpreter, first or "exit %d" % result.rc),
+                         hint=("name the real interpreter: --python %s"
+                               % " or --python ".join(real[:3])) if real else
+                         "`pyenv versions` lists what is installed; `pyenv install` adds one")
     if not result.ok:
         first = (result.stderr.strip().splitlines() or [""])[-1]
         if re.search(r"SyntaxError|invalid syntax", result.stderr):
