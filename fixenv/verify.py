@@ -42,7 +42,9 @@ def _temp_parent(facts: Mapping[str, Any]) -> Optional[str]:
 
 
 def fix_hint(facts: Mapping[str, Any]) -> str:
-    return "run `fixenv apply --yes --python %s`" % facts["python"]["executable"]
+    from fixenv.render import invoked_as  # `python3 fixenv.pyz` when no fixenv on PATH
+
+    return "run `%s apply --yes --python %s`" % (invoked_as(), facts["python"]["executable"])
 
 
 def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
@@ -130,13 +132,19 @@ def build_env_check(facts: Mapping[str, Any], runner: Runner) -> Check:
     from fixenv.facts import buildenv
 
     group = dict(facts.get("buildenv") or {})
-    if group.get("cxx17") is None:
-        group["cxx17"] = buildenv.probe_cxx17(facts["compilers"].get("cxx"), runner)
+    cxx = facts["compilers"].get("cxx")
+    for std in ("c++17", "c++20"):
+        key = "cxx" + std[3:]
+        if group.get(key) is None:
+            group[key] = buildenv.probe_std(cxx, runner, std)
     problems = buildenv.problems(group)
+    notes = "".join("; note: " + n for n in buildenv.notes(group))
     if not problems:
-        return Check("build-env", True, "temp and cache dirs exec-capable; CC/CXX usable%s" % (
-            "; C++ compiler accepts -std=c++17" if group["cxx17"] else ""))
-    return Check("build-env", False, "; ".join(problems), fix_hint(facts))
+        stds = [s for s in ("c++17", "c++20") if group.get("cxx" + s[3:])]
+        return Check("build-env", True, "temp and cache dirs exec-capable; CC/CXX usable%s%s"
+                     % ("; the C++ compiler accepts -std=" + "/".join(stds) if stds else "",
+                        notes))
+    return Check("build-env", False, "; ".join(problems) + notes, fix_hint(facts))
 
 
 def with_consumers(result: VerifyResult, facts: Mapping[str, Any], runner: Runner,

@@ -156,7 +156,7 @@ def normalize(facts: Facts) -> Facts:
     # a facts file without the group: nothing known beyond headers (never this machine's)
     be = facts.setdefault("buildenv", {})
     for key, empty in (("noexec", []), ("exec_dir", None), ("compiler_env", []),
-                       ("fix_env", {}), ("openmp", None), ("cxx17", None)):
+                       ("fix_env", {}), ("openmp", None), ("cxx17", None), ("cxx20", None)):
         be.setdefault(key, empty)
     facts["user"] = _user.defaults(facts.get("user") or {}, bool(facts["privilege"]["root"]))
     if "cpath" not in facts:

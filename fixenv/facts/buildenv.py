@@ -10,8 +10,13 @@ Facts group ``buildenv``::
     fix_env:      {VAR: {from, to, why}}   what new shells should get (persisted like CPATH)
     openmp:       bool|null        macOS: libomp's omp.h installed (Inductor's -fopenmp); null
                                    elsewhere (gcc ships omp.h)
-    cxx17:        bool|null        the C++ compiler accepts -std=c++17 (what Inductor passes);
-                                   null until probed (`probe_cxx17`, doctor --deep / consumers)
+    cxx17:        bool|null        the C++ compiler accepts -std=c++17 (what Triton's C++ builds
+                                   and Inductor before torch 2.x's switch pass); null until
+                                   probed (`probe_cxx17`, doctor --deep / --consumers)
+    cxx20:        bool|null        the same for -std=c++20, which torch 2.13's Inductor passes
+                                   (torch/_inductor/cpp_builder.py _get_cpp_std_cflag default
+                                   "c++20"; GCC < 10 spells it -std=c++2a): a note, not a
+                                   failure, since an older torch does not need it
 
 Who uses which directory (sources: torch/_inductor/runtime/cache_dir_utils.py cache_dir():
 $TORCHINDUCTOR_CACHE_DIR else <tempfile.gettempdir()>/torchinductor_<user>; Triton 3.x
@@ -156,19 +161,33 @@ def detect(environ: Mapping[str, str], *, system: str = "Linux", root: bool = Fa
     if system == "Darwin":
         openmp = any(isfile(p) for p in LIBOMP_HEADERS)
     return {"noexec": noexec, "exec_dir": exec_dir, "compiler_env": cenv, "fix_env": fix_env,
-            "openmp": openmp, "cxx17": None}
+            "openmp": openmp, "cxx17": None, "cxx20": None}
 
 
-CXX17_TEST = "#if __cplusplus < 201703L\n#error C++17 is not supported\n#endif\nint main(){}\n"
+STD_TEST = "#if __cplusplus < %dL\n#error too old\n#endif\nint main(){}\n"
+STD_VALUE = {"c++17": 201703, "c++20": 202002}
+
+
+def probe_std(cxx: Optional[str], runner: Any, std: str = "c++17",
+              timeout: float = 30) -> Optional[bool]:
+    """Does `cxx -std=<std>` compile (syntax only)? None without a C++ compiler."""
+    if not cxx:
+        return None
+    res = runner.run([cxx, "-std=" + std, "-fsyntax-only", "-x", "c++", "-"],
+                     input=STD_TEST % STD_VALUE[std], timeout=timeout)
+    return res.rc == 0
 
 
 def probe_cxx17(cxx: Optional[str], runner: Any, timeout: float = 30) -> Optional[bool]:
-    """Does `cxx -std=c++17` compile (syntax only)? None without a C++ compiler."""
-    if not cxx:
-        return None
-    res = runner.run([cxx, "-std=c++17", "-fsyntax-only", "-x", "c++", "-"], input=CXX17_TEST,
-                     timeout=timeout)
-    return res.rc == 0
+    return probe_std(cxx, runner, "c++17", timeout)
+
+
+def notes(group: Mapping[str, Any]) -> List[str]:
+    """Worth knowing, not a failure."""
+    if group.get("cxx20") is False and group.get("cxx17") is not False:
+        return ["the C++ compiler rejects -std=c++20, which torch 2.13's Inductor passes "
+                "(an older torch passes -std=c++17)"]
+    return []
 
 
 def problems(group: Mapping[str, Any]) -> List[str]:

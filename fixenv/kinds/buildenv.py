@@ -6,7 +6,8 @@
                        # CC/CXX replaced when they name a missing or non-C/C++ program
     - id: openmp
       kind: buildenv
-      what: openmp     # macOS: `brew install libomp` when clang has no omp.h (Inductor)
+      what: openmp     # macOS: `brew install libomp` when clang has no omp.h (Inductor: torch
+                       # 2.13 cpp_builder.py homebrew_libomp() asks `brew --prefix libomp`)
     - id: cxx17
       kind: buildenv
       what: cxx17      # a C++ compiler that rejects -std=c++17: blocked (no fix fixenv knows)

@@ -161,3 +161,20 @@ def test_a_second_fix_keeps_the_first_in_the_block():
 def test_quotes_in_a_facts_value_are_refused():
     with pytest.raises(ValueError):
         kind.sh_chunk("TMPDIR", "/x'; rm -rf / #", "/var/tmp", "why", False)
+
+
+def test_cxx20_is_a_note_not_a_failure(tmp_path):
+    gxx = subprocess.run(["sh", "-c", "command -v g++"], capture_output=True, text=True)
+    if gxx.returncode:
+        pytest.skip("no g++")
+    # g++ 12 accepts both; a g++ 9 (RHEL 8's gcc-toolset-9) spells C++20 -std=c++2a only
+    assert buildenv.probe_std(gxx.stdout.strip(), Runner(), "c++20") is True
+    old = tmp_path / "g++-9"
+    old.write_text('#!/bin/sh\ncase "$1" in -std=c++20) echo "g++: error: unrecognized '
+                   'command-line option -std=c++20" >&2; exit 1 ;; esac\nexit 0\n')
+    old.chmod(0o755)
+    assert buildenv.probe_std(str(old), Runner(), "c++17") is True
+    assert buildenv.probe_std(str(old), Runner(), "c++20") is False
+    group = {"cxx17": True, "cxx20": False}
+    assert buildenv.problems(group) == []
+    assert "rejects -std=c++20" in buildenv.notes(group)[0]

@@ -242,4 +242,4 @@ def test_facts_files_without_buildenv_get_an_empty_group():
            "compilers": {"cc": None, "cxx": None}, "env": {"CPATH": None}}
     got = validate(doc)["buildenv"]
     assert got == {"noexec": [], "exec_dir": None, "compiler_env": [], "fix_env": {},
-                   "openmp": None, "cxx17": None}
+                   "openmp": None, "cxx17": None, "cxx20": None}
