@@ -1,7 +1,8 @@
 """Text renderings of facts, plans, recaps and verification (JSON is `to_json()`)."""
 from __future__ import annotations
 
-from typing import Any, List, Mapping
+import os
+from typing import Any, List, Mapping, Optional
 
 from fixenv.model import Plan, Recap, VerifyResult
 
@@ -135,3 +136,41 @@ def skip_words(reason: str, verbose: bool = False) -> str:
     if verbose or not words:
         text += " (when: `%s`)" % cond if verbose else " (-v shows its condition)"
     return text
+
+
+# --------------------------------------------------------------------------- advice
+
+
+def invoked_as(argv0: Optional[str] = None, which: Any = None) -> str:
+    """How to name fixenv in advice: `fixenv` when that is on PATH, else the command as it
+    was run (`python3 fixenv.pyz` for the zipapp, `python3 -m fixenv` for the module)."""
+    import shutil
+    import sys
+
+    which = which or shutil.which
+    if which("fixenv"):
+        return "fixenv"
+    arg = sys.argv[0] if argv0 is None else argv0
+    py = os.path.basename(sys.executable or "python3")
+    if not which(py):
+        py = sys.executable or "python3"
+    if arg.endswith(".pyz") or (os.path.isfile(arg) and _is_zip(arg)):
+        return "%s %s" % (py, _quote(arg))
+    if arg.endswith(("__main__.py", "-m")) or os.path.basename(arg) == "__main__.py":
+        return "%s -m fixenv" % py
+    return _quote(arg) if arg else "fixenv"
+
+
+def _is_zip(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b"PK\x03\x04" in head
+
+
+def _quote(word: str) -> str:
+    import shlex
+
+    return shlex.quote(word)

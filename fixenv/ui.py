@@ -22,7 +22,7 @@ from typing import (IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, 
                     Tuple)
 
 from fixenv.model import Plan, Recap, VerifyResult
-from fixenv.render import skip_words
+from fixenv.render import invoked_as, skip_words
 
 Seg = Tuple[str, str]
 
@@ -309,8 +309,8 @@ def plan_rows(out: Out, plan: Plan, sudo: bool = False) -> List[List[Seg]]:
     n = sum(1 for s in plan.steps if s.status == "change")
     if n:
         rows.append([("%d change%s pending" % (n, "" if n == 1 else "s"), "bold yellow"),
-                     (" %s run `fixenv apply` to make %s" % (out.dash, "it" if n == 1
-                                                             else "them"), "")])
+                     (" %s run `%s apply` to make %s" % (out.dash, invoked_as(),
+                                                         "it" if n == 1 else "them"), "")])
     else:
         rows.append([("nothing to do", "bold green")])
     return rows

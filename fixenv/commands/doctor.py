@@ -204,10 +204,12 @@ def _no_fix_reason(plan: Plan, match) -> str:
 
 
 def apply_command(python: str, playbook: Optional[str] = None) -> str:
-    words = ["fixenv", "apply", "--yes", "--python", python]
+    from fixenv.render import invoked_as  # `python3 fixenv.pyz` when no fixenv on PATH
+
+    words = ["apply", "--yes", "--python", python]
     if playbook:
         words += ["--playbook", playbook]
-    return " ".join(shlex.quote(w) for w in words)
+    return " ".join([invoked_as()] + [shlex.quote(w) for w in words])
 
 
 # --------------------------------------------------------------------------- the report

@@ -324,3 +324,31 @@ def test_apply_dry_run_options_point_to_plan(option):
     assert res.returncode == 2
     assert "fixenv: error: apply has no %s option" % option in res.stderr
     assert "`fixenv plan`" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_advice_names_fixenv_as_it_was_invoked(tmp_path):
+    from fixenv.render import invoked_as
+
+    on_path = lambda name: "/usr/bin/" + name  # noqa: E731
+    nowhere = lambda name: "/usr/bin/python3" if name.startswith("python") else None  # noqa
+    assert invoked_as("/tmp/fixenv.pyz", which=on_path) == "fixenv"
+    pyz = tmp_path / "fixenv.pyz"
+    pyz.write_bytes(b"#!/usr/bin/env python3\nPK\x03\x04rest")
+    py = os.path.basename(sys.executable)
+    assert invoked_as(str(pyz), which=nowhere) == "%s %s" % (py, pyz)
+    odd = tmp_path / "fixenv-tool"  # a zipapp renamed: still recognised by its content
+    odd.write_bytes(pyz.read_bytes())
+    assert invoked_as(str(odd), which=nowhere) == "%s %s" % (py, odd)
+    assert invoked_as("/x/fixenv/__main__.py", which=nowhere) == "%s -m fixenv" % py
+
+
+def test_one_change_pending_grammar():
+    from fixenv.model import Command, Plan, PlannedStep
+    from fixenv.ui import Out, plan_rows
+
+    import io
+    step = PlannedStep("a", "command", "a", "change", "run true",
+                       commands=(Command(("true",), purpose="x"),))
+    out = Out(io.StringIO(), color=False)
+    last = "".join(t for t, _ in plan_rows(out, Plan("p", (step,), "/usr/bin/python3"))[-1])
+    assert last.startswith("1 change pending - run `") and last.endswith(" apply` to make it")
