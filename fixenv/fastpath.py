@@ -1,95 +1,97 @@
-"""Serve the hot commands without importing Typer.
+"""Serve the hot commands without importing Typer, from the one declaration (clispec.py).
 
 `fixenv plan`, `apply`, `verify` and `detect` run on every boot, CI job and image build.
 Importing Typer (and through it Click, and in Typer >= 0.29 pydantic) costs ~80 ms and
 ~10 MiB on a 2-core machine, more than the work itself. So the console script first tries
-this parser: it understands exactly the options below and calls the same functions the
-Typer commands call (fixenv/commands/core.py). Anything else — --help, --version, another
-command, an option it does not know, a missing value — goes to the Typer app unchanged, so
-usage errors and help are Typer's. tests/unit/test_fastpath.py checks that these tables
-match the Typer commands' options and defaults.
+this parser. Its tables are *derived* from fixenv/clispec.py, the declaration the Typer app
+is built from too, so the two cannot drift; it calls the same function with the same
+arguments. Anything it does not understand — --help, --version, another command, an
+unknown option, a missing value — goes to the Typer app unchanged, so usage errors and help
+are Typer's.
+
+Understood forms: `--opt value`, `--opt=value`, `-p value`, `-pVALUE`, `-p=VALUE`, combined
+short flags (`-yq`), `--events -`, and the global flags before or after the command.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-# command -> (flags: option -> parameter, options with a value: option -> parameter)
-COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, str]]] = {
-    "detect": ({"--json": "as_json"},
-               {"--python": "python", "-p": "python"}),
-    "plan": ({"--dry-run": "dry_run", "--json": "as_json", "--exit-code": "exit_code",
-              "--rootless": "rootless"},
-             {"--python": "python", "-p": "python", "--facts": "facts_file",
-              "--playbook": "playbook", "--format": "fmt"}),
-    "apply": ({"--yes": "yes", "-y": "yes", "--json": "as_json", "--jsonl": "jsonl",
-               "--rootless": "rootless"},
-              {"--python": "python", "-p": "python", "--playbook": "playbook",
-               "--events": "events", "--consumers": "consumers"}),
-    "verify": ({"--json": "as_json"},
-               {"--python": "python", "-p": "python", "--consumers": "consumers"}),
-}
-# -v/-q are accepted after these commands too (as the Typer app does)
-VERBOSITY_AFTER = {"plan", "apply", "verify"}
-GLOBAL = {"--debug": "debug", "--verbose": "verbose", "-v": "verbose", "--quiet": "quiet",
-          "-q": "quiet"}
+from fixenv import clispec
+
+Parsed = Tuple[str, Dict[str, Any], Dict[str, bool]]
 
 
-def parse(argv: Sequence[str]) -> Optional[Tuple[str, Dict[str, Any], Dict[str, bool]]]:
+def _tables(cmd: clispec.Cmd) -> Tuple[Dict[str, clispec.Opt], Dict[str, clispec.Opt]]:
+    flags: Dict[str, clispec.Opt] = {}
+    values: Dict[str, clispec.Opt] = {}
+    for o in cmd.options:
+        for f in o.flags:
+            (values if o.value else flags)[f] = o
+    return flags, values
+
+
+GLOBAL: Dict[str, str] = {f: o.dest for o in clispec.GLOBAL for f in o.flags}
+FAST: Dict[str, clispec.Cmd] = {c.name: c for c in clispec.COMMANDS if c.fast}
+
+
+def parse(argv: Sequence[str]) -> Optional[Parsed]:
     """(command, keyword arguments, global flags), or None to let Typer handle argv."""
     state: Dict[str, bool] = {}
     i = 0
     while i < len(argv) and argv[i] in GLOBAL:
         state[GLOBAL[argv[i]]] = True
         i += 1
-    if i >= len(argv) or argv[i] not in COMMANDS:
+    if i >= len(argv) or argv[i] not in FAST:
         return None
-    command = argv[i]
-    flags, values = COMMANDS[command]
+    cmd = FAST[argv[i]]
+    flags, values = _tables(cmd)
+    short_flags = {f[1]: o for f, o in flags.items() if len(f) == 2}
+    short_flags.update({f[1]: None for f in GLOBAL if len(f) == 2})
     kwargs: Dict[str, Any] = {}
     i += 1
     while i < len(argv):
         arg = argv[i]
         if arg in flags:
-            kwargs[flags[arg]] = True
-        elif command in VERBOSITY_AFTER and arg in ("-v", "--verbose", "-q", "--quiet"):
+            kwargs[flags[arg].dest] = True
+        elif arg in GLOBAL:
             state[GLOBAL[arg]] = True
         elif arg in values:
-            if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
-                return None  # let Typer say what is missing
-            kwargs[values[arg]] = argv[i + 1]
-            i += 1
+            o = values[arg]
+            nxt = argv[i + 1] if i + 1 < len(argv) else None
+            if nxt is None or (nxt.startswith("-") and nxt != "-"):
+                if o.bare is None:
+                    return None  # let Typer say what is missing
+                kwargs[o.dest] = o.bare
+            else:
+                kwargs[o.dest] = nxt
+                i += 1
         elif arg.startswith("--") and "=" in arg and arg.split("=", 1)[0] in values:
             name, value = arg.split("=", 1)
-            kwargs[values[name]] = value
+            kwargs[values[name].dest] = value
+        elif len(arg) > 2 and arg[0] == "-" and arg[1] != "-":
+            head = "-" + arg[1]
+            if head in values:  # -pVALUE / -p=VALUE
+                kwargs[values[head].dest] = arg[2:][1:] if arg[2] == "=" else arg[2:]
+            elif all(ch in short_flags for ch in arg[1:]):  # -yq
+                for ch in arg[1:]:
+                    if short_flags[ch] is None:
+                        state[GLOBAL["-" + ch]] = True
+                    else:
+                        kwargs[short_flags[ch].dest] = True  # type: ignore[union-attr]
+            else:
+                return None
         else:
             return None
         i += 1
-    return command, kwargs, state
+    return cmd.name, kwargs, state
 
 
 def run(argv: List[str]) -> Optional[int]:
     """Run argv if this parser understands it; None means "use the Typer app"."""
-    if "--consumers" in argv:  # a bare --consumers means all of them
-        from fixenv.consumers import bare_flag
-
-        argv = bare_flag(argv)
     parsed = parse(argv)
     if parsed is None:
         return None
-    command, kwargs, state = parsed
-    from fixenv.commands import core
+    name, kwargs, state = parsed
+    from fixenv.commands.core import invoke
 
-    core.STATE.update(state)
-    func: Callable[..., int] = getattr(core, command)
-    try:
-        return func(**kwargs)
-    except BaseException as exc:  # noqa: BLE001 - mapped exactly as fixenv.cli.run does
-        if isinstance(exc, SystemExit):
-            code = exc.code
-            return code if isinstance(code, int) else (0 if code is None else 1)
-        code = core.report(exc, bool(state.get("debug")))
-        if code is not None:
-            return code
-        if state.get("debug") or not isinstance(exc, Exception):
-            raise
-        return core.internal(exc)
+    return invoke(clispec.BY_NAME[name], kwargs, clispec.Settings(**state))

@@ -1,10 +1,10 @@
-"""The bodies of detect, plan, apply and verify, free of Typer.
+"""The command functions, free of Typer, and the one place errors become exit codes.
 
-Both front ends call these: the Typer app (fixenv/cli.py) and the start-up fast path
-(fixenv/fastpath.py), which serves the hot commands without importing Typer and Click
-(~80 ms and ~10 MiB on a 2-core machine). Each returns the exit code; expected failures
-raise FixenvError. Defaults here are the commands' defaults: a test checks they match the
-Typer options.
+Both front ends (the Typer app, fixenv/cli.py, and the start-up fast path,
+fixenv/fastpath.py) are built from fixenv/clispec.py and call `invoke`, which runs the
+command's function with its keyword arguments and the global `Settings`, and maps what it
+raises to the documented exit code (`exit_code_for`). Each function returns its exit code;
+expected failures raise FixenvError. There is no global mutable state.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import sys
 from typing import Any, Dict, Optional, Tuple
 
 from fixenv import errors
+from fixenv.clispec import Cmd, Settings
 
-# Global flags (--debug, --verbose/-v, --quiet/-q), set by whichever front end parsed them.
-STATE: Dict[str, Any] = {"debug": False}
+DEFAULT = Settings()
 
 
 def echo(text: str, err: bool = False) -> None:
@@ -47,6 +47,38 @@ def internal(exc: BaseException) -> int:
     echo("fixenv: internal error: %s: %s (this is a bug; rerun with --debug for the "
          "traceback)" % (type(exc).__name__, exc), err=True)
     return errors.INTERNAL
+
+
+def exit_code_for(exc: BaseException, debug: bool) -> int:
+    """THE mapping of an exception to an exit code (both front ends use it): fixenv's own
+    errors and Ctrl-C to their documented codes with one line, Click/Typer's usage errors to
+    2, anything else to 70 (a bug) — re-raised with --debug."""
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    code = report(exc, debug)
+    if code is not None:
+        return code
+    if "typer" in sys.modules or "click" in sys.modules:
+        from fixenv.interrupt import click_exit
+
+        code = click_exit(exc)  # typer.Exit, usage errors (one line naming the option)
+        if code is not None:
+            return code
+    if debug or not isinstance(exc, Exception):
+        raise exc
+    return internal(exc)
+
+
+def invoke(cmd: Cmd, kwargs: Dict[str, Any], settings: Settings) -> int:
+    """Run a command's function; its exit code, or the one for what it raised."""
+    from fixenv.clispec import target
+
+    try:
+        rc = target(cmd)(settings=settings, **kwargs)
+        return rc if isinstance(rc, int) else errors.OK
+    except BaseException as exc:  # noqa: BLE001 - every outcome becomes an exit code
+        return exit_code_for(exc, settings.debug)
 
 
 def gather_facts(python: Optional[str]):
@@ -84,7 +116,8 @@ def plan_for(python: Optional[str], facts_file: Optional[str], playbook: Optiona
     return facts, make_plan(pb, facts, runner, probe=True)
 
 
-def detect(python: Optional[str] = None, as_json: bool = False) -> int:
+def detect(python: Optional[str] = None, as_json: bool = False, *,
+           settings: Settings = DEFAULT) -> int:
     facts = gather_facts(python)
     if as_json:
         out_json(facts)
@@ -99,7 +132,7 @@ def detect(python: Optional[str] = None, as_json: bool = False) -> int:
 
 def plan(dry_run: bool = False, python: Optional[str] = None, facts_file: Optional[str] = None,
          playbook: Optional[str] = None, as_json: bool = False, exit_code: bool = False,
-         fmt: str = "text", rootless: bool = False) -> int:
+         fmt: str = "text", rootless: bool = False, *, settings: Settings = DEFAULT) -> int:
     if fmt not in ("text", "json", "shell"):
         raise errors.UsageError("--format %s: choose text, json or shell" % fmt)
     if as_json and fmt == "shell":
@@ -113,9 +146,9 @@ def plan(dry_run: bool = False, python: Optional[str] = None, facts_file: Option
     elif as_json or fmt == "json":
         out_json(p.to_json())
     else:
-        from fixenv.ui import Out, plan_rows, verbosity
+        from fixenv.ui import Out, plan_rows
 
-        out = Out(verbosity=verbosity(STATE))
+        out = Out(verbosity=settings.verbosity)
         out.lines(plan_rows(out, p, sudo))
     if exit_code and p.blocked:
         return errors.BLOCKED  # 12: a step has no known fix here
@@ -137,12 +170,13 @@ def confirm(yes: bool, n: int, plan: Any = None, sudo: bool = False) -> None:
 
 def apply(yes: bool = False, python: Optional[str] = None, playbook: Optional[str] = None,
           as_json: bool = False, events: Optional[str] = None, jsonl: bool = False,
-          rootless: bool = False, consumers: Optional[str] = None) -> int:
+          rootless: bool = False, consumers: Optional[str] = None, *,
+          settings: Settings = DEFAULT) -> int:
     """Plan, ask, execute exactly the plan's actions (its verify step included)."""
     from fixenv.executor import execute
     from fixenv.outcome import exit_code
     from fixenv.runner import RecordingRunner, Runner
-    from fixenv.ui import ApplyFeedback, verbosity
+    from fixenv.ui import ApplyFeedback
 
     def refresh() -> Any:
         """Facts after the changes (the headers now exist): what the verification uses."""
@@ -151,7 +185,7 @@ def apply(yes: bool = False, python: Optional[str] = None, playbook: Optional[st
         return gather(RecordingRunner(), python)
 
     with ApplyFeedback(as_json=as_json, events="-" if jsonl else events,
-                       verbosity=verbosity(STATE)) as fb:  # progress, events, the recap
+                       verbosity=settings.verbosity) as fb:  # progress, events, the recap
         facts, p = plan_for(python, None, playbook, rootless is True)
         fb.start(p)
         if p.changes_pending:
@@ -175,7 +209,7 @@ def apply(yes: bool = False, python: Optional[str] = None, playbook: Optional[st
 
 
 def verify(python: Optional[str] = None, as_json: bool = False,
-           consumers: Optional[str] = None) -> int:
+           consumers: Optional[str] = None, *, settings: Settings = DEFAULT) -> int:
     from fixenv.runner import Runner
     from fixenv.verify import verify as run_verify
 
@@ -188,8 +222,77 @@ def verify(python: Optional[str] = None, as_json: bool = False,
     if as_json:
         out_json(result.to_json())
     else:
-        from fixenv.ui import Out, verbosity, verify_rows
+        from fixenv.ui import Out, verify_rows
 
-        out = Out(verbosity=verbosity(STATE))
+        out = Out(verbosity=settings.verbosity)
         out.lines(verify_rows(out, result))
     return errors.OK if result.ok else errors.FAILED
+
+
+def doctor(python: Optional[str] = None, playbook: Optional[str] = None, as_json: bool = False,
+           deep: bool = False, *, settings: Settings = DEFAULT) -> int:
+    from fixenv.commands.doctor import doctor as run_doctor, render
+    from fixenv.ui import Out, Progress
+
+    progress = Progress(verbosity=-1)  # a spinner on a terminal; nothing otherwise
+    report_ = run_doctor(python, playbook, progress=progress if progress.live else None,
+                         deep=deep)
+    progress.close()
+    if as_json:
+        out_json(report_.to_json())
+    else:
+        render(report_, Out(verbosity=settings.verbosity))
+    return errors.OK if report_.ok else errors.FAILED
+
+
+def playbooks(as_json: bool = False, *, settings: Settings = DEFAULT) -> int:
+    from fixenv.engine import bundled, load_playbook
+
+    rows = []
+    for name, path in sorted(bundled().items()):
+        pb = load_playbook(path)
+        rows.append({"name": name, "path": path, "description": pb.description,
+                     "steps": [s.id for s in pb.steps]})
+    if as_json:
+        out_json(rows)
+    else:
+        echo("\n".join("%-16s %s" % (r["name"], r["description"]) for r in rows))
+    return errors.OK
+
+
+def explain(log: Optional[str] = None, python: Optional[str] = None,
+            facts_file: Optional[str] = None, playbook: Optional[str] = None,
+            as_json: bool = False, do_apply: bool = False, yes: bool = False, *,
+            settings: Settings = DEFAULT) -> int:
+    from fixenv.explain import explain as run_explain, explanation_text, read_source
+
+    if facts_file and (python or do_apply):
+        raise errors.UsageError("--facts describes another machine: it conflicts with "
+                                "--python and --apply", hint="drop --facts")
+    facts = None
+    if facts_file:
+        from fixenv.facts import load_file
+
+        facts = load_file(facts_file)
+    e = run_explain(read_source(log, sys.stdin), facts=facts, python=python,
+                    facts_from_file=bool(facts_file), playbook=playbook)
+    if do_apply and e.recognised and e.plan is not None:
+        echo("fixenv explain: " + e.summary, err=True)
+        if not as_json:
+            echo(explanation_text(e), err=True)
+        # the apply command itself (same plan, same feedback), its other options at defaults
+        return apply(yes=yes, python=e.planned_for, playbook=playbook, as_json=as_json,
+                     settings=settings)
+    sudo = bool(e.facts) and not e.facts["privilege"]["root"]
+    if as_json:
+        out_json(e.to_json())
+    else:  # the shared output rules: colour on a terminal, plain ASCII when piped/NO_COLOR
+        from fixenv.explain import print_explanation
+
+        print_explanation(e, sudo)
+    if not e.recognised:
+        return errors.NOT_RECOGNISED
+    if do_apply:  # recognised, but nothing fixenv can apply here (see the advice printed)
+        raise errors.StepFailed("--apply: fixenv has no plan for this failure on this machine",
+                                hint="follow the advice above")
+    return errors.OK

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional
-
-import typer
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from fixenv import cpath, errors, profile, rootless
+from fixenv.commands.core import echo
 from fixenv.runner import RecordingRunner, Runner
 
 SHELLS = ("sh", "bash", "zsh", "ksh", "dash", "fish")
@@ -52,7 +51,8 @@ def _shell(shell: Optional[str]) -> str:
     return name
 
 
-def env_command(python: Optional[str], shell: Optional[str], unset: bool, as_json: bool) -> None:
+def env_command(python: Optional[str] = None, shell: Optional[str] = None, unset: bool = False,
+                as_json: bool = False, *, settings: Any = None) -> int:
     sh = _shell(shell)
     group = _group(python)
     current = os.environ.get(cpath.VAR)
@@ -67,16 +67,19 @@ def env_command(python: Optional[str], shell: Optional[str], unset: bool, as_jso
                 else "CPATH %s" % group["reason"])
     lines = shell_lines(sh, cpath.VAR, value)
     if as_json:
-        typer.echo(json.dumps({"var": cpath.VAR, "value": value, "shell": sh, "lines": lines,
+        echo(json.dumps({"var": cpath.VAR, "value": value, "shell": sh, "lines": lines,
                                "needed": group["needed"], "dirs": group["dirs"],
                                "stale": group["stale"], "note": note}, indent=2))
-        return
+        return errors.OK
     if note:
-        typer.echo("# fixenv: " + note, err=True)
-    typer.echo("\n".join(lines))
+        echo("# fixenv: " + note, err=True)
+    echo("\n".join(lines))
+    return errors.OK
 
 
-def exec_command(python: Optional[str], argv: List[str]) -> int:
+def exec_command(python: Optional[str] = None, args: Sequence[str] = (), *,
+                 settings: Any = None) -> int:
+    argv = list(args)
     if not argv:
         raise errors.UsageError("nothing to run", hint="fixenv exec -- python train.py")
     group = _group(python)
@@ -85,7 +88,8 @@ def exec_command(python: Optional[str], argv: List[str]) -> int:
     return Runner().passthrough(argv, env=env)
 
 
-def reset_command(keep_sysroot: bool, as_json: bool) -> None:
+def reset_command(keep_sysroot: bool = False, as_json: bool = False, *,
+                  settings: Any = None) -> int:
     from fixenv.facts.user import detect
 
     root = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -103,15 +107,16 @@ def reset_command(keep_sysroot: bool, as_json: bool) -> None:
     if not keep_sysroot and rootless.remove_sysroot(sysroot):
         removed_sysroot = sysroot
     if as_json:
-        typer.echo(json.dumps({"removed": done, "sysroot_removed": removed_sysroot}, indent=2))
-        return
+        echo(json.dumps({"removed": done, "sysroot_removed": removed_sysroot}, indent=2))
+        return errors.OK
     words = {profile.REMOVE: "deleted", profile.UNBLOCK: "removed the fixenv block from"}
     for d in done:
-        typer.echo("%s %s" % (words.get(d["action"], d["action"]), d["path"]))
+        echo("%s %s" % (words.get(d["action"], d["action"]), d["path"]))
     if removed_sysroot:
-        typer.echo("deleted the rootless headers in %s" % removed_sysroot)
+        echo("deleted the rootless headers in %s" % removed_sysroot)
     if not done and not removed_sysroot:
-        typer.echo("nothing to reset: fixenv wrote no CPATH setting here")
+        echo("nothing to reset: fixenv wrote no CPATH setting here")
     elif os.environ.get(cpath.VAR):
-        typer.echo("new shells start without it; for this one: eval \"$(fixenv env --unset)\"",
-                   err=True)
+        echo("new shells start without it; for this one: eval \"$(fixenv env --unset)\"",
+             err=True)
+    return errors.OK

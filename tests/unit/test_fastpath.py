@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 import typer
 
-from fixenv import fastpath
+from fixenv import clispec, fastpath
 from fixenv.cli import app
-from fixenv.commands import core
 
 FACTS = {
     "os": {"system": "Linux", "id": "debian", "version": "12", "like": [], "arch": "x86_64"},
@@ -24,32 +24,40 @@ FACTS = {
     "compilers": {"cc": None, "cxx": None},
     "env": {"CPATH": None},
 }
-HANDLED_ELSEWHERE = {"--help", "-v", "--verbose", "-q", "--quiet"}
 
 
 def _typer_params(command: str):
     group = typer.main.get_command(app)
-    return [p for p in group.commands[command].params if p.name not in ("_verbose", "_quiet")]
+    return {p.name: p for p in group.commands[command].params}
 
 
-@pytest.mark.parametrize("command", sorted(fastpath.COMMANDS))
-def test_fast_tables_match_the_typer_options(command):
-    flags, values = fastpath.COMMANDS[command]
-    typer_opts = {}
-    for p in _typer_params(command):
-        for opt in list(p.opts) + list(p.secondary_opts):
-            typer_opts[opt] = (p.name, bool(getattr(p, "is_flag", False)))
-    fast = {o: (n, True) for o, n in flags.items()}
-    fast.update({o: (n, False) for o, n in values.items()})
-    assert {o: v for o, v in typer_opts.items() if o not in HANDLED_ELSEWHERE} == fast
+@pytest.mark.parametrize("cmd", clispec.COMMANDS, ids=[c.name for c in clispec.COMMANDS])
+def test_the_typer_app_is_built_from_the_declaration(cmd):
+    """Every declared option is a Typer option with the same flags and default, plus the
+    global flags after the command; nothing else."""
+    params = _typer_params(cmd.name)
+    want = {o.dest: (tuple(o.flags), o.default) for o in cmd.options}
+    want.update({"_" + o.dest: (tuple(o.flags), False) for o in clispec.GLOBAL})
+    if cmd.argument is not None:
+        want[cmd.argument.dest] = ((), None)
+    got = {n: (tuple(p.opts) + tuple(p.secondary_opts) if p.param_type_name == "option"
+               else (), p.default) for n, p in params.items()}
+    assert got == want
 
 
-@pytest.mark.parametrize("command", sorted(fastpath.COMMANDS))
-def test_core_defaults_match_the_typer_defaults(command):
-    sig = inspect.signature(getattr(core, command)).parameters
-    for p in _typer_params(command):
-        assert p.name in sig, "%s: core.%s lacks %s" % (command, command, p.name)
-        assert sig[p.name].default == p.default, (command, p.name)
+@pytest.mark.parametrize("cmd", clispec.COMMANDS, ids=[c.name for c in clispec.COMMANDS])
+def test_command_functions_take_exactly_the_declared_options(cmd):
+    sig = inspect.signature(clispec.target(cmd)).parameters
+    names = {o.dest for o in cmd.options} | ({cmd.argument.dest} if cmd.argument else set())
+    names |= {"args"} if cmd.extra_args else set()
+    assert set(sig) - {"settings"} == names
+    for o in cmd.options:
+        assert sig[o.dest].default == o.default, (cmd.name, o.dest)
+    assert sig["settings"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_fast_commands_are_the_hot_ones():
+    assert sorted(fastpath.FAST) == ["apply", "detect", "plan", "verify"]
 
 
 @pytest.mark.parametrize("argv,expected", [
@@ -58,10 +66,18 @@ def test_core_defaults_match_the_typer_defaults(command):
                                              {"quiet": True, "verbose": True})),
     (["--debug", "apply", "-y", "-p", "/x"], ("apply", {"yes": True, "python": "/x"},
                                              {"debug": True})),
+    # every form the Typer app takes, the fast path takes too (they used to fall through)
+    (["apply", "-yq"], ("apply", {"yes": True}, {"quiet": True})),
+    (["plan", "-p/x"], ("plan", {"python": "/x"}, {})),
+    (["plan", "-p=/x"], ("plan", {"python": "/x"}, {})),
+    (["apply", "--events", "-"], ("apply", {"events": "-"}, {})),
+    (["detect", "-q"], ("detect", {}, {"quiet": True})),
+    (["verify", "--consumers"], ("verify", {"consumers": "all"}, {})),
+    (["verify", "--consumers", "torch,pip"], ("verify", {"consumers": "torch,pip"}, {})),
     (["plan", "--help"], None),
     (["plan", "--python"], None),
     (["plan", "--python", "--json"], None),
-    (["detect", "-v"], None),
+    (["plan", "-yx"], None),
     (["doctor"], None),
     (["--version"], None),
     ([], None),
@@ -71,10 +87,14 @@ def test_parse_serves_only_what_it_understands(argv, expected):
 
 
 def _both(args, tmp_path):
+    # fixenv on PATH, so advice names it the same way whichever path printed it
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep +
+               os.environ.get("PATH", ""))
     fast = subprocess.run([sys.executable, "-m", "fixenv"] + args, capture_output=True,
-                          text=True)
+                          text=True, env=env)
     slow = subprocess.run([sys.executable, "-c", "import sys; from fixenv.cli import run; "
-                           "sys.exit(run(sys.argv[1:]))"] + args, capture_output=True, text=True)
+                           "sys.exit(run(sys.argv[1:]))"] + args, capture_output=True, text=True,
+                          env=env)
     return fast, slow
 
 
