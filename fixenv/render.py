@@ -156,9 +156,9 @@ def invoked_as(argv0: Optional[str] = None, which: Any = None) -> str:
         py = sys.executable or "python3"
     if arg.endswith(".pyz") or (os.path.isfile(arg) and _is_zip(arg)):
         return "%s %s" % (py, _quote(arg))
-    if arg.endswith(("__main__.py", "-m")) or os.path.basename(arg) == "__main__.py":
+    if arg.replace(os.sep, "/").endswith("fixenv/__main__.py"):
         return "%s -m fixenv" % py
-    return _quote(arg) if arg else "fixenv"
+    return "fixenv"  # a console script of another name, or fixenv used as a library
 
 
 def _is_zip(path: str) -> bool:
@@ -174,3 +174,28 @@ def _quote(word: str) -> str:
     import shlex
 
     return shlex.quote(word)
+
+
+# --------------------------------------------------------------------------- recap tense
+
+_PAST = {"install": "installed", "run": "ran", "write": "wrote", "build": "built",
+         "import": "imported", "set": "set", "add": "added", "download": "downloaded",
+         "repair": "repaired", "remove": "removed", "unpack": "unpacked", "compile": "compiled",
+         "refresh": "refreshed", "persist": "persisted", "create": "created",
+         "rebuild": "rebuilt", "reinstall": "reinstalled", "enable": "enabled",
+         "delete": "deleted", "replace": "replaced", "installs": "installed",
+         "builds": "built", "writes": "wrote", "sets": "set", "runs": "ran"}
+_VERB = _re.compile(r"(^|; |, then |\band |: )(%s)\b" % "|".join(sorted(_PAST, key=len,
+                                                                       reverse=True)))
+
+
+def past_tense(reason: str) -> str:
+    """A plan's reason as what was done, for the recap after apply: "install python3.11-dev
+    with apt" -> "installed python3.11-dev with apt"; "after the changes: build ... and
+    import it" -> "built ... and imported it". Text it does not recognise stays as it is."""
+    first, _, rest = reason.partition("\n")
+    for lead in ("after the changes: ", "then "):
+        if first.startswith(lead):
+            first = first[len(lead):]
+    first = _VERB.sub(lambda m: m.group(1) + _PAST[m.group(2)], first)
+    return first + ("\n" + rest if rest else "")

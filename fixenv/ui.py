@@ -22,7 +22,7 @@ from typing import (IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, 
                     Tuple)
 
 from fixenv.model import Plan, Recap, VerifyResult
-from fixenv.render import invoked_as, skip_words
+from fixenv.render import invoked_as, past_tense, skip_words
 
 Seg = Tuple[str, str]
 
@@ -34,7 +34,7 @@ MARKS: Dict[str, Tuple[str, str, str]] = {
     "fail": ("✗", "FAIL", "bold red"),
     "failed": ("✗", "FAILED", "bold red"),
     "warn": ("!", "warn", "yellow"),
-    "skip": ("-", "skip", "dim"),
+    "skip": ("-", "skipped", "dim"),  # one word per status, in plan, apply and doctor
     "skipped": ("-", "skipped", "dim"),
     "not_run": ("·", "not-run", "dim"),
 }
@@ -393,7 +393,13 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
         if s.id in omit:  # shown by the progress on the same screen or log, reason and all
             continue
         dim = "dim" if s.status in ("ok", "skipped", "not_run") else ""
-        text = skip_words(s.reason, out.verbosity > 0) if s.status == "skipped" else s.reason
+        if s.status == "skipped":
+            text = skip_words(s.reason, out.verbosity > 0)
+        elif s.status == "changed" or (s.id == "verify" and s.status == "ok"
+                                       and recap.verify is not None):
+            text = past_tense(s.reason)  # the recap says what was done
+        else:
+            text = s.reason
         reason = [plain(x) for x in (text.splitlines() or [""])]
         first = reason[0]
         rows.append([(" ", ""), out.mark(s.status), (" ", ""), (s.id.ljust(width), dim or "bold"),
@@ -563,7 +569,9 @@ class Progress:
             status = str(data.get("status", ""))
             if self.live:
                 self._unspin()
-            lines = [plain(x) for x in str(data.get("reason") or "").splitlines()] or [""]
+            said = str(data.get("reason") or "")
+            lines = [plain(x) for x in (past_tense(said) if status == "changed" else said
+                                        ).splitlines()] or [""]
             if status == "failed" and self.verbosity < 0 and not self.live and len(lines) < 2:
                 for ln in self._buffer[-20:]:  # the reason does not carry the output itself
                     self._print(("[%s] " % step, "dim"), (plain(ln), ""))

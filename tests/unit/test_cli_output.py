@@ -163,7 +163,9 @@ def test_progress_is_line_prefixed_when_not_a_terminal(tmp_path):
     assert "[slow-step]" not in q.stderr
     assert "1 changed" in q.stdout
     # docs/terminal.md: failures and the summary only (no step line, no verification lines)
-    assert [ln for ln in (q.stdout + q.stderr).splitlines() if ln.strip()] == [
+    # (a lock notice may come first when another fixenv runs on this machine meanwhile)
+    assert [ln for ln in (q.stdout + q.stderr).splitlines() if ln.strip()
+            and not ln.startswith("fixenv: ")] == [
         ln for ln in q.stdout.splitlines() if ln.startswith("done in")], (q.stdout, q.stderr)
     # a failing step under -q: its line and the manager's last output lines are there
     fail = tmp_path / "fail.sh"
@@ -352,3 +354,26 @@ def test_one_change_pending_grammar():
     out = Out(io.StringIO(), color=False)
     last = "".join(t for t, _ in plan_rows(out, Plan("p", (step,), "/usr/bin/python3"))[-1])
     assert last.startswith("1 change pending - run `") and last.endswith(" apply` to make it")
+
+
+def test_the_recap_says_what_was_done():
+    from fixenv.render import past_tense
+
+    assert past_tense("install python3.11-dev with apt") == "installed python3.11-dev with apt"
+    assert past_tense("after the changes: build a C extension and import it with /p") == \
+        "built a C extension and imported it with /p"
+    assert past_tense("Python.h is present in /usr/include") == \
+        "Python.h is present in /usr/include"  # a state, not an action: as it is
+
+
+@needs_headers
+def test_apply_recap_in_past_tense_and_one_word_per_status(tmp_path):
+    res = run_piped("apply", "--yes", "--python", SYSTEM_PY, "--playbook",
+                    slow_playbook(tmp_path))
+    assert res.returncode == 0, res.stderr
+    both = res.stdout + res.stderr
+    assert "changed slow-step  ran " in both, both
+    assert " run %s" % tmp_path not in res.stdout
+    plan = run_piped("plan", "--python", SYSTEM_PY)
+    words = {ln.split()[0] for ln in plan.stdout.splitlines()[1:-1] if ln.startswith(" ")}
+    assert "skip" not in words  # the same word as apply's recap: skipped
