@@ -17,6 +17,7 @@ import glob
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,13 +188,45 @@ def test_plan_takes_no_lock_and_writes_no_file(tmp_path, trapped):
         sorted(p.name for p in tmp_path.iterdir()) == ["trap-bin"]
 
 
-def test_the_recording_runner_is_what_plan_uses():
-    """Structural: the CLI's plan path builds only RecordingRunners (which refuse
-    mutating=True), never a plain Runner."""
-    import ast
+def _runners_used_by_plan(monkeypatch, capsys):
+    """Run `plan` and `detect` in-process; the runner class behind every process they start."""
+    from fixenv import runner as runner_mod
+    from fixenv.commands import core
 
-    tree = ast.parse((REPO / "fixenv" / "cli.py").read_text())
-    for fn in ast.walk(tree):
-        if isinstance(fn, ast.FunctionDef) and fn.name in ("plan", "_plan", "detect", "_facts"):
-            names = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
-            assert "Runner" not in names, fn.name
+    used = []
+    real_start, real_run = runner_mod.Runner.start, runner_mod.Runner.run
+
+    def start(self, argv, **kw):
+        used.append(type(self))
+        return real_start(self, argv, **kw)
+
+    def run(self, argv, **kw):
+        used.append(type(self))
+        return real_run(self, argv, **kw)
+
+    monkeypatch.setattr(runner_mod.Runner, "start", start)
+    monkeypatch.setattr(runner_mod.Runner, "run", run)
+    assert core.plan(python=sys.executable, as_json=True) in (0, 10)
+    assert core.detect(python=sys.executable, as_json=True) == 0
+    capsys.readouterr()
+    return used
+
+
+def test_planning_starts_processes_only_through_a_refusing_runner(monkeypatch, capsys):
+    """Behavioural: every process plan/detect start goes through a RecordingRunner (which
+    raises on mutating=True), so nothing planning runs can change the machine."""
+    from fixenv.runner import RecordingRunner
+
+    used = _runners_used_by_plan(monkeypatch, capsys)
+    assert used, "planning started no process at all: the check would be vacuous"
+    assert all(issubclass(t, RecordingRunner) for t in used), used
+
+
+def test_the_check_fails_when_planning_is_handed_a_mutating_runner(monkeypatch, capsys):
+    """The test above is real: hand planning a plain Runner and it sees it."""
+    from fixenv import runner as runner_mod
+
+    refusing = runner_mod.RecordingRunner
+    monkeypatch.setattr(runner_mod, "RecordingRunner", runner_mod.Runner)
+    used = _runners_used_by_plan(monkeypatch, capsys)
+    assert not all(issubclass(t, refusing) for t in used)  # the check above would fail
