@@ -35,8 +35,6 @@ from fixenv.runner import Result, Runner
 
 VAR = "CPATH"
 SEP = ":"
-# The dirs GCC and Clang search by default on Linux (besides their own internal ones).
-BASE_DEFAULT_DIRS = ("/usr/local/include", "/usr/include")
 # Providers whose headers come from a system package manager that needs root, and for which
 # fixenv knows how to fetch the packages without root.
 ROOTLESS_PROVIDERS = ("apt", "dnf", "yum")

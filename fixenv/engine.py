@@ -16,23 +16,27 @@ DEFAULT_PLAYBOOK = "python-headers"
 Event = Callable[[str, Dict[str, Any]], None]
 
 
-def playbook_dirs() -> List[str]:
-    """Bundled playbooks: the top-level playbooks/ of a checkout, or fixenv/playbooks in a
-    wheel (both are the same files)."""
+def playbook_dir() -> str:
+    """Where the bundled playbooks are: exactly one place. Installed (a wheel, the zipapp),
+    they are package data in fixenv/playbooks; in a source checkout (editable installs
+    included) they are the top-level playbooks/ next to pyproject.toml. Nothing else is
+    searched: a `playbooks` directory that happens to sit beside the package (for instance
+    in site-packages) is never read."""
     here = os.path.dirname(os.path.abspath(__file__))
-    return [os.path.join(here, "playbooks"), os.path.join(os.path.dirname(here), "playbooks")]
+    packaged = os.path.join(here, "playbooks")
+    checkout = os.path.dirname(here)
+    if not os.path.isdir(packaged) and os.path.isfile(os.path.join(checkout, "pyproject.toml")):
+        return os.path.join(checkout, "playbooks")
+    return packaged
 
 
 def bundled() -> Dict[str, str]:
     """name -> path of every bundled playbook."""
-    found: Dict[str, str] = {}
-    for d in playbook_dirs():
-        if not os.path.isdir(d):
-            continue
-        for entry in sorted(os.listdir(d)):
-            if entry.endswith((".yaml", ".yml")):
-                found.setdefault(entry.rsplit(".", 1)[0], os.path.join(d, entry))
-    return found
+    d = playbook_dir()
+    if not os.path.isdir(d):
+        return {}
+    return {entry.rsplit(".", 1)[0]: os.path.join(d, entry) for entry in sorted(os.listdir(d))
+            if entry.endswith((".yaml", ".yml"))}
 
 
 def resolve_playbook(name_or_path: Optional[str]) -> str:

@@ -1025,8 +1025,3 @@ def read_source(path: Optional[str], stdin: Any) -> bytes:
     return data
 
 
-def iter_cases(root: str) -> Iterable[str]:
-    """Directories under `root` holding a log.txt (the test corpus layout)."""
-    for dirpath, _dirs, files in sorted(os.walk(root)):
-        if "log.txt" in files:
-            yield dirpath

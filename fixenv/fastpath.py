@@ -45,7 +45,8 @@ def parse(argv: Sequence[str]) -> Optional[Parsed]:
         return None
     cmd = FAST[argv[i]]
     flags, values = _tables(cmd)
-    short_flags = {f[1]: o for f, o in flags.items() if len(f) == 2}
+    short_flags: Dict[str, Optional[clispec.Opt]] = {
+        f[1]: o for f, o in flags.items() if len(f) == 2}
     short_flags.update({f[1]: None for f in GLOBAL if len(f) == 2})
     kwargs: Dict[str, Any] = {}
     i += 1
@@ -74,10 +75,11 @@ def parse(argv: Sequence[str]) -> Optional[Parsed]:
                 kwargs[values[head].dest] = arg[2:][1:] if arg[2] == "=" else arg[2:]
             elif all(ch in short_flags for ch in arg[1:]):  # -yq
                 for ch in arg[1:]:
-                    if short_flags[ch] is None:
+                    opt = short_flags[ch]
+                    if opt is None:
                         state[GLOBAL["-" + ch]] = True
                     else:
-                        kwargs[short_flags[ch].dest] = True  # type: ignore[union-attr]
+                        kwargs[opt.dest] = True
             else:
                 return None
         else:

@@ -5,13 +5,14 @@ present on the machine), so they are not separate entries.
 """
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Dict
 
 from fixenv.backends import apk, apt, brew, conda, dnf, pacman, pyenv, uv, xcode, yum, zypper
+from fixenv.backends.base import Backend
 from fixenv.errors import InputError
 
-REGISTRY: Dict[str, ModuleType] = {
+# mypy checks every module against the Backend protocol
+REGISTRY: Dict[str, Backend] = {
     "apt": apt,
     "dnf": dnf,
     "yum": yum,
@@ -26,7 +27,7 @@ REGISTRY: Dict[str, ModuleType] = {
 }
 
 
-def get_backend(name: str) -> ModuleType:
+def get_backend(name: str) -> Backend:
     try:
         return REGISTRY[name]
     except KeyError:

@@ -17,9 +17,6 @@ NAME = "apt"
 NEEDS_ROOT = True
 LISTS_DIR = "/var/lib/apt/lists"
 ENV = (("DEBIAN_FRONTEND", "noninteractive"),)
-# How long apt-get waits for the dpkg lock held by another process (seconds).
-LOCK_TIMEOUT_ENV = "FIXENV_LOCK_TIMEOUT"
-DEFAULT_LOCK_TIMEOUT = 120
 
 
 def lock_timeout() -> int:

@@ -1,14 +1,7 @@
 """What a package-manager backend provides. Each backend is a module with these names."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence
-
-try:
-    from typing import Protocol
-except ImportError:  # pragma: no cover - Python < 3.8
-    Protocol = object  # type: ignore[assignment,misc]
-
-
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence
 
 from fixenv.model import Command
 from fixenv.runner import Runner
@@ -16,7 +9,7 @@ from fixenv.runner import Runner
 Facts = Mapping[str, Any]
 
 
-class Backend(Protocol):  # pragma: no cover - a typing description
+class Backend(Protocol):  # pragma: no cover - a typing description; REGISTRY is checked against it
     NAME: str
     NEEDS_ROOT: bool  # installs need root (sudo -n is prefixed when not root)
 

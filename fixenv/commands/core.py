@@ -283,7 +283,7 @@ def explain(log: Optional[str] = None, python: Optional[str] = None,
         # the apply command itself (same plan, same feedback), its other options at defaults
         return apply(yes=yes, python=e.planned_for, playbook=playbook, as_json=as_json,
                      settings=settings)
-    sudo = bool(e.facts) and not e.facts["privilege"]["root"]
+    sudo = e.facts is not None and not e.facts["privilege"]["root"]
     if as_json:
         out_json(e.to_json())
     else:  # the shared output rules: colour on a terminal, plain ASCII when piped/NO_COLOR

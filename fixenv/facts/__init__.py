@@ -72,7 +72,7 @@ def gather(runner: Runner, python: Optional[str] = None,
         "user": _user.detect(env, bool(is_root)),
         "buildenv": _buildenv.detect(env, system=str(os_facts.get("system")), root=bool(is_root)),
     }
-    return _values.check(normalize(facts), "the probe of %s" % target)
+    return dict(_values.check(normalize(facts), "the probe of %s" % target))
 
 
 def _check(node: Any, spec: Any, path: str, errors: List[str]) -> None:
@@ -102,7 +102,7 @@ def validate(data: Any, source: str = "facts") -> Facts:
         more = " (and %d more)" % (len(errors) - 1) if len(errors) > 1 else ""
         raise InputError("%s: %s%s" % (source, errors[0], more),
                          hint="`fixenv detect --json` writes a complete facts file")
-    return _values.check(normalize(data), source)
+    return dict(_values.check(normalize(data), source))
 
 
 def load_file(path: str) -> Facts:

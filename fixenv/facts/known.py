@@ -21,11 +21,6 @@ TOP_LEVEL: Set[str] = {"managers", "system_manager"}
 _ENV = re.compile(r"^env\.[A-Z_][A-Z0-9_]*$")
 
 
-def register(group: str, *names: str) -> None:
-    """Let a facts module add the paths it provides (e.g. `cpath`)."""
-    KNOWN.setdefault(group, set()).update(names)
-
-
 def is_known(path: str) -> bool:
     if path in TOP_LEVEL or _ENV.match(path):
         return True

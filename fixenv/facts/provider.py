@@ -59,10 +59,6 @@ def uv_python_dirs(env: Mapping[str, str]) -> List[str]:
     return dirs
 
 
-def uv_python_dir(env: Mapping[str, str]) -> str:
-    return uv_python_dirs(env)[0]
-
-
 def brew_prefixes(env: Mapping[str, str]) -> List[str]:
     """Paths only Homebrew installs under. With $HOMEBREW_PREFIX=/usr/local (Intel macOS)
     only its Cellar counts: a source build in /usr/local is not brew's."""

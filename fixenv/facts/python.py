@@ -247,12 +247,6 @@ def _which(name: str, path: str) -> Optional[str]:
     return None
 
 
-def real_interpreter(path: str) -> str:
-    """A pyenv shim is a shell script that re-resolves on every call (~40 ms); ask pyenv
-    once which real binary it stands for so later probes start it directly."""
-    return path
-
-
 def _is_shim(path: str) -> bool:
     return os.path.basename(os.path.dirname(path)) == "shims"
 

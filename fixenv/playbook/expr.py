@@ -158,5 +158,3 @@ def _compare(op: ast.cmpop, a: Any, b: Any) -> bool:
         return False
 
 
-def all_paths(exprs: Iterable[Expr]) -> List[str]:
-    return [p for e in exprs for p in e.paths]
