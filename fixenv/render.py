@@ -50,30 +50,6 @@ def plan_text(plan: Plan, sudo: bool = False) -> str:
     return "\n".join(lines)
 
 
-def verify_text(result: VerifyResult) -> str:
-    lines = ["verify %s" % result.python]
-    for c in result.checks:
-        lines.append("%s %-12s %s" % ("✓" if c.ok else "✗", c.name,
-                                      c.detail.replace("\n", "\n" + " " * 15)))
-        if c.fix:
-            lines.append("  fix: %s" % c.fix)
-    lines.append("verification passed" if result.ok else "verification FAILED")
-    return "\n".join(lines)
-
-
-def recap_text(recap: Recap) -> str:
-    lines = []
-    for s in recap.steps:
-        lines.append("%-8s %s: %s" % (s.status, s.id, s.reason.replace("\n", "\n" + " " * 9)))
-    j = recap.to_json()["summary"]
-    lines.append("recap: ok=%d changed=%d failed=%d skipped=%d%s" % (
-        j["ok"], j["changed"], j["failed"], j["skipped"],
-        " not_run=%d" % j["not_run"] if j["not_run"] else ""))
-    if recap.verify is not None:
-        lines.append(verify_text(recap.verify))
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------- skip reasons
 
 import re as _re
@@ -94,6 +70,8 @@ _ATOMS = [
     (r"cpath\.rootless", lambda m: "fixenv works rootless (no root, no sudo, or --rootless)"),
     (r"os\.family == '(\w+)'", lambda m: "the OS is %s" % _OS.get(m[1], m[1])),
     (r"'(\w+)' in managers", lambda m: "%s is here" % m[1]),
+    (r"compilers\.cxx", lambda m: "there is a C++ compiler"),
+    (r"compilers\.cc", lambda m: "there is a C compiler"),
     (r"python\.freethreaded", lambda m: "the Python is free-threaded"),
     (r"python\.debug", lambda m: "the Python is a debug build"),
 ]
@@ -185,7 +163,7 @@ _PAST = {"install": "installed", "run": "ran", "write": "wrote", "build": "built
          "rebuild": "rebuilt", "reinstall": "reinstalled", "enable": "enabled",
          "delete": "deleted", "replace": "replaced", "installs": "installed",
          "builds": "built", "writes": "wrote", "sets": "set", "runs": "ran"}
-_VERB = _re.compile(r"(^|; |, then |\band |: )(%s)\b" % "|".join(sorted(_PAST, key=len,
+_VERB = _re.compile(r"(^|; |, then |\band |: |\bstep )(%s)\b" % "|".join(sorted(_PAST, key=len,
                                                                        reverse=True)))
 
 

@@ -395,8 +395,8 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
         dim = "dim" if s.status in ("ok", "skipped", "not_run") else ""
         if s.status == "skipped":
             text = skip_words(s.reason, out.verbosity > 0)
-        elif s.status == "changed" or (s.id == "verify" and s.status == "ok"
-                                       and recap.verify is not None):
+        elif s.status == "changed" or (s.status == "ok" and (
+                recap.verify is not None or recap.count("changed"))):
             text = past_tense(s.reason)  # the recap says what was done
         else:
             text = s.reason
