@@ -22,12 +22,11 @@ import contextlib
 import errno
 import fcntl
 import os
-import re
 import struct
 import sys
 import tempfile
 import time
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, Optional, Sequence, Tuple
 
 from fixenv import errors
 from fixenv.errors import LockedError
@@ -158,12 +157,6 @@ def package_locks(argv: Sequence[str]) -> Tuple[str, ...]:
     if program == "dpkg":
         return DPKG_LOCKS[:2]
     return ()
-# What apt-get/dpkg print when they could not get their lock in time.
-LOCK_FAILURE = re.compile(r"Could not get lock|Unable to acquire the dpkg frontend lock|"
-                          r"Unable to lock directory|dpkg frontend lock was locked by another "
-                          r"process|dpkg status database is locked by another process")
-
-
 def _program(argv: Sequence[str]) -> str:
     """The package manager a command runs, looking through `sudo -n` and `env K=V`."""
     words = list(argv)
@@ -233,34 +226,3 @@ def package_wait_notice(argv: Sequence[str], wait: Optional[float] = None) -> Op
     who = "process %d%s" % (pid, " (%s)" % name if name else "") if pid else "another process"
     return ("%s is held by %s; %s waits up to %gs for it (%s)"
             % (path, who, _program(argv), timeout() if wait is None else wait, TIMEOUT_ENV))
-
-
-def is_package_lock_failure(output: str) -> bool:
-    return bool(LOCK_FAILURE.search(output or ""))
-
-
-# What sudo says when `sudo -n` may not run a command without asking for a password.
-SUDO_REFUSED = re.compile(r"sudo: (a password is required|a terminal is required|"
-                          r"sorry, you must have a tty)|is not in the sudoers file|"
-                          r"is not allowed to execute")
-
-
-def is_sudo_refusal(output: str) -> bool:
-    return bool(SUDO_REFUSED.search(output or ""))
-
-
-def exit_code(recap: object) -> int:
-    """The exit code of an apply that did not succeed: 130 interrupted, 6 a lock timed out,
-    4 sudo refused, else 1."""
-    if getattr(recap, "interrupted", False):
-        return errors.INTERRUPTED
-    steps: List[object] = list(getattr(recap, "steps", ()))
-    for s in steps:
-        if getattr(s, "status", "") != "failed":
-            continue
-        text = getattr(s, "output", "") + "\n" + getattr(s, "reason", "")
-        if is_package_lock_failure(text):
-            return errors.LOCKED
-        if is_sudo_refusal(text):
-            return errors.PRIVILEGE
-    return errors.FAILED

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from fixenv import outcome
 from fixenv import engine, errors, lock
 from fixenv.files import BACKUP_SUFFIX, atomic_write
 from fixenv.model import CHANGE, Command, FileEdit, Plan, PlannedStep
@@ -376,7 +377,7 @@ def test_interrupt_while_writing_a_file_leaves_the_original_and_no_temp_file(tmp
     assert recap.interrupted
     assert [(s.id, s.status) for s in recap.steps] == [("write", "failed"),
                                                         ("after", "not_run")]
-    assert lock.exit_code(recap) == errors.INTERRUPTED
+    assert outcome.exit_code(recap) == errors.INTERRUPTED
     assert rc.read_text() == "# the user's own\nalias ll='ls -l'\n"
     leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".fixenv-"))
     assert leftovers == []
@@ -416,7 +417,7 @@ def test_write_to_a_read_only_file_system_keeps_the_original(tmp_path, monkeypat
         assert "Read-only file system" in reason and "the original is unchanged" in reason
         assert rc.read_text() == "# mine\n"
         assert sorted(p.name for p in fs.iterdir()) == [".bashrc"]
-        assert lock.exit_code(recap) == errors.FAILED
+        assert outcome.exit_code(recap) == errors.FAILED
 
 
 def test_write_to_a_full_disk_keeps_the_original_and_the_earlier_backup(tmp_path, monkeypatch):
