@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from fixenv.model import Check
-from fixenv.runner import Runner
+from fixenv.runner import Result, Runner
 
 NAMES = ("torch", "triton", "pip", "cffi", "cython")
 TIMEOUT = 600.0  # seconds per check; a cold torch.compile takes ~10-40 s on 2 cores
@@ -211,26 +211,12 @@ sys.stdout.write("%striton %s: triton.runtime.build.%s built and loaded a C exte
                  % (MARK, triton.__version__, how))
 """
 
+# pip: fixenv writes the project and runs the target's pip itself (through the runner);
+# then this snippet imports what it built
 PIP = r"""
-import glob, os, subprocess, sys, zipfile
+import glob, os, sys, zipfile
 work = os.environ["FIXENV_CONSUMER_DIR"]
-proj = os.path.join(work, "proj")
-os.makedirs(proj)
-with open(os.path.join(proj, "setup.py"), "w") as fh:
-    fh.write("from setuptools import Extension, setup\n"
-             "setup(name='fixenv-pip-probe', version='0.1', "
-             "ext_modules=[Extension('fixenv_pip_probe', ['fixenv_pip_probe.c'])])\n")
-with open(os.path.join(proj, "fixenv_pip_probe.c"), "w") as fh:
-    fh.write(PROBE.replace("NAME", "fixenv_pip_probe"))
-out = os.path.join(work, "wheels")
-cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-       "--no-cache-dir", "--disable-pip-version-check", "-w", out, proj]
-res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                     universal_newlines=True)
-sys.stdout.write(res.stdout)
-if res.returncode:
-    sys.exit("pip wheel failed (exit %d)" % res.returncode)
-wheel = glob.glob(os.path.join(out, "*.whl"))[0]
+wheel = glob.glob(os.path.join(work, "wheels", "*.whl"))[0]
 site = os.path.join(work, "site")
 zipfile.ZipFile(wheel).extractall(site)
 sys.path.insert(0, site)
@@ -241,6 +227,24 @@ import pip
 sys.stdout.write("%spip %s: `pip wheel --no-build-isolation` built %s and it imports\n"
                  % (MARK, pip.__version__, os.path.basename(wheel)))
 """
+
+PIP_SETUP = ("from setuptools import Extension, setup\n"
+             "setup(name='fixenv-pip-probe', version='0.1', "
+             "ext_modules=[Extension('fixenv_pip_probe', ['fixenv_pip_probe.c'])])\n")
+
+
+def pip_wheel_argv(exe: str, work: str) -> List[str]:
+    """The generated two-file project (setup.py + a C file) and the pip command for it."""
+    proj = os.path.join(work, "proj")
+    os.makedirs(proj)
+    with open(os.path.join(proj, "setup.py"), "w") as fh:
+        fh.write(PIP_SETUP)
+    with open(os.path.join(proj, "fixenv_pip_probe.c"), "w") as fh:
+        fh.write(PROBE_C.replace("NAME", "fixenv_pip_probe"))
+    return [exe, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+            "--no-cache-dir", "--disable-pip-version-check", "-w", os.path.join(work, "wheels"),
+            proj]
+
 
 CFFI = r"""
 import os, sys, cffi
@@ -357,9 +361,17 @@ def run_one(name: str, facts: Mapping[str, Any], runner: Runner, *, timeout: flo
         base_tmp = None
     started = time.monotonic()
     work = tempfile.mkdtemp(prefix="fixenv-consumer-%s-" % name, dir=base_tmp)
+    exe = facts["python"]["executable"]
     try:
-        res = runner.run([facts["python"]["executable"], "-c", snippet(name)],
-                         env=private_env(work, env), timeout=timeout, cwd=work)
+        penv = private_env(work, env)
+        res = None
+        if name == "pip":
+            res = runner.run(pip_wheel_argv(exe, work), env=penv, timeout=timeout, cwd=work)
+        if res is None or res.ok:
+            left = max(1.0, timeout - (time.monotonic() - started))
+            last = runner.run([exe, "-c", snippet(name)], env=penv, timeout=left, cwd=work)
+            res = last if res is None else Result(last.argv, last.rc, res.stdout + last.stdout,
+                                                  res.stderr + last.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     seconds = time.monotonic() - started
