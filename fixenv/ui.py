@@ -75,8 +75,15 @@ def layout(segs: Sequence[Seg], width: Optional[int]) -> List[List[Seg]]:
     if HANG in segs:
         i = segs.index(HANG)
         head, body = segs[:i], segs[i + 1:]
-    else:
+    else:  # the row's leading blanks are its indent
         head, body = [], list(segs)
+        while body and not body[0][0].strip():
+            head.append(body.pop(0))
+        if body and body[0][0][:1].isspace():
+            text, style = body[0]
+            lead = len(text) - len(text.lstrip())
+            head.append((text[:lead], ""))
+            body[0] = (text[lead:], style)
     if not width:
         return [head + body]
     indent = sum(len(t) for t, _ in head)
@@ -213,6 +220,13 @@ class Out:
 
     # -- output
     def line(self, *segs: Seg) -> None:
+        try:
+            self._line(segs)
+        except BrokenPipeError:  # `fixenv plan | head`: the reader is gone; stop quietly
+            _silence(self.stream)
+            raise SystemExit(141)  # 128 + SIGPIPE, what a shell reports for such a writer
+
+    def _line(self, segs: Sequence[Seg]) -> None:
         width = screen_width(self.stream)
         rows = layout(segs, width)
         if not self.color:
@@ -230,6 +244,16 @@ class Out:
     def lines(self, rows: Iterable[Sequence[Seg]]) -> None:
         for row in rows:
             self.line(*row)
+
+
+def _silence(stream: Any) -> None:
+    """Point the stream's fd at /dev/null so the interpreter's final flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 def plain(s: str) -> str:
@@ -690,10 +714,10 @@ class ApplyFeedback:
     def start(self, plan: Plan) -> None:
         self.progress.width = max([len(s.id) for s in plan.steps] + [8])
         n = sum(1 for s in plan.steps if s.status == "change")
-        if n and self.progress.verbosity >= 0:
+        if self.progress.verbosity >= 0:  # the same header whether or not there is work
+            what = "%d change%s" % (n, "" if n == 1 else "s") if n else "nothing to change"
             self.progress._print(("apply ", "bold"), (plain(plan.target), ""),
-                                 ("  (%d change%s, playbook %s)" % (n, "" if n == 1 else "s",
-                                                                    plan.playbook), "dim"))
+                                 ("  (%s, playbook %s)" % (what, plan.playbook), "dim"))
         if self.events is not None:
             self.events.run_start(plan)
 

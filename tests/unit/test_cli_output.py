@@ -377,3 +377,23 @@ def test_apply_recap_in_past_tense_and_one_word_per_status(tmp_path):
     plan = run_piped("plan", "--python", SYSTEM_PY)
     words = {ln.split()[0] for ln in plan.stdout.splitlines()[1:-1] if ln.startswith(" ")}
     assert "skip" not in words  # the same word as apply's recap: skipped
+
+
+def test_a_row_keeps_its_leading_indent_on_a_terminal():
+    from fixenv.ui import layout
+
+    rows = layout([("   > the output above shows why", "")], 200)
+    assert ["".join(t for t, _ in r) for r in rows] == ["   > the output above shows why"]
+    rows = layout([("   > " + "word " * 30, "")], 40)
+    assert all("".join(t for t, _ in r).startswith("   ") for r in rows), rows
+
+
+@needs_headers
+def test_a_reader_that_stops_early_is_no_internal_error():
+    """`fixenv plan | head -1`: the reader closes the pipe; fixenv stops quietly (141)."""
+    p = subprocess.Popen([FIXENV, "plan", "--python", SYSTEM_PY], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=clean_env())
+    p.stdout.close()  # gone before fixenv writes its first line
+    err = p.stderr.read().decode()
+    assert p.wait(60) == 141, err
+    assert "internal error" not in err and "Traceback" not in err, err
