@@ -81,32 +81,6 @@ def default_dirs(multiarch: Optional[str]) -> List[str]:
     return dirs
 
 
-def header_version(d: str) -> Optional[Tuple[int, int]]:
-    """(major, minor) of the Python headers in `d` (from patchlevel.h), or None."""
-    try:
-        with open(os.path.join(d, "patchlevel.h"), errors="replace") as fh:
-            text = fh.read(20000)
-    except OSError:
-        return None
-    found = dict(_LEVEL.findall(text))
-    if "MAJOR" in found and "MINOR" in found:
-        return int(found["MAJOR"]), int(found["MINOR"])
-    return None
-
-
-def other_version(d: str, major: int, minor: int) -> Optional[str]:
-    """Why `d` holds (or names) another Python's headers, or None when it does not."""
-    got = header_version(d) if os.path.isfile(os.path.join(d, "Python.h")) else None
-    if got is None:
-        m = _PYDIR.match(os.path.basename(_norm(d)))
-        if m:
-            got = int(m.group(1)), int(m.group(2))
-    if got is not None and got != (major, minor):
-        return "%s holds the headers of Python %d.%d, not %d.%d" % (d, got[0], got[1], major,
-                                                                    minor)
-    return None
-
-
 def needs_include_root(headers_dir: str, multiarch: Optional[str], family: str) -> bool:
     """Does `headers_dir`'s pyconfig.h include a multiarch header found through its parent?"""
     try:
@@ -134,7 +108,6 @@ def compute(facts: Mapping[str, Any], force_rootless: bool = False) -> Dict[str,
     osf = facts.get("os", {})
     priv = facts.get("privilege", {})
     current = facts.get("env", {}).get(VAR)
-    major, minor = int(py.get("major") or 0), int(py.get("minor") or 0)
     multiarch = py.get("multiarch")
     defaults = default_dirs(multiarch)
     sysconfig_inc = _norm(str(py.get("sysconfig_include") or py.get("include") or ""))
@@ -177,7 +150,9 @@ def compute(facts: Mapping[str, Any], force_rootless: bool = False) -> Dict[str,
                                                               str(osf.get("family") or "")):
                 dirs.append(parent)
     have, empties = split(current)
-    stale = [d for d in have if d not in dirs and other_version(d, major, minor)]
+    from fixenv.headers import other_version_dirs
+
+    stale = [d for d in other_version_dirs(have, facts) if d not in dirs]
     value = merge(dirs, current, stale) or None
     return {
         "needed": bool(dirs),
@@ -216,49 +191,6 @@ def update_facts(facts: Dict[str, Any], *, force_rootless: bool = False) -> Dict
 
 # ----------------------------------------------------------------------------- verification
 
-def header_via_cpath(facts: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None
-                     ) -> Optional[str]:
-    """The Python.h of the target's version that the environment's CPATH reaches, or None."""
-    env = os.environ if environ is None else environ
-    py = facts["python"]
-    want = (int(py.get("major") or 0), int(py.get("minor") or 0))
-    for d in split(env.get(VAR))[0]:
-        if os.path.isfile(os.path.join(d, "Python.h")) and header_version(d) in (want, None):
-            return os.path.join(d, "Python.h")
-    return None
-
-
-def _unreached_hint(facts: Mapping[str, Any], group: Mapping[str, Any]) -> Optional[str]:
-    """When the headers are on disk where fixenv put them but this process's CPATH does not
-    reach them: what to do (a shell started before `fixenv apply`)."""
-    from fixenv import profile
-
-    hdir = group.get("headers_dir")
-    if not hdir or not os.path.isfile(os.path.join(hdir, "Python.h")):
-        return None
-    _, done = profile.plan_edits(VAR, group["dirs"], group["stale"],
-                                 root=bool(facts["privilege"].get("root")), user=facts["user"])
-    if done:
-        return ("fixenv set CPATH for new shells; this one predates it: start a new login "
-                "shell, or run `eval \"$(fixenv env)\"`, or `fixenv exec -- <command>`")
-    return "run `fixenv apply --yes --python %s` to set CPATH" % facts["python"]["executable"]
-
-
-def headers_check(facts: Mapping[str, Any]) -> Optional[Check]:
-    """verify's `headers` check when Python.h is not in the target's include dir: found
-    through CPATH, or on disk where fixenv put it but out of this shell's reach; None when
-    neither (verify then reports the plain miss)."""
-    via = header_via_cpath(facts)
-    if via:
-        return Check("headers", True, "%s (through CPATH)" % via)
-    group = facts.get("cpath") or compute(facts)
-    hint = _unreached_hint(facts, group)
-    if hint is None:
-        return None
-    return Check("headers", False, "Python.h is in %s, but CPATH (%s) does not reach it" % (
-        group["headers_dir"], os.environ.get(VAR) or "unset"), hint)
-
-
 def inductor_check(facts: Mapping[str, Any], runner: Runner, source: str, workdir: str,
                    defines: Sequence[str], same_as: Optional[Result] = None) -> Optional[Check]:
     """Compile like Torch Inductor: the C++ compiler, `-I<sysconfig include>` whether or not
@@ -279,7 +211,7 @@ def inductor_check(facts: Mapping[str, Any], runner: Runner, source: str, workdi
             source, "-o", os.path.join(workdir, "probe_inductor.o")]
         res = runner.run(argv, timeout=120)
     where = "-I%s%s" % (inc, "" if os.path.isdir(inc) else " (missing)")
-    cp = os.environ.get(VAR)
+    cp = facts.get("env", {}).get(VAR)
     if res.ok:
         detail = "%s %s compiled it%s" % (os.path.basename(cxx), where,
                                            " with CPATH=%s" % cp if cp else "")
@@ -288,7 +220,8 @@ def inductor_check(facts: Mapping[str, Any], runner: Runner, source: str, workdi
     detail = "%s %s failed as Torch Inductor would%s:\n%s" % (
         os.path.basename(cxx), where, " (CPATH=%s)" % cp if cp else " (CPATH unset)",
         "\n".join(lines) or res.tail(4))
-    group = facts.get("cpath") or compute(facts)
-    return Check("inductor", False, detail, _unreached_hint(facts, group) or
+    from fixenv.headers import _unreached_hint
+
+    return Check("inductor", False, detail, _unreached_hint(facts) or
                  "run `fixenv apply --yes --python %s` (it sets CPATH when the headers live "
                  "outside %s)" % (py["executable"], inc))

@@ -53,16 +53,11 @@ def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
     exe = py["executable"]
     include = py["include"]
     checks: List[Check] = []
-    header = os.path.join(include, "Python.h")
-    hint = fix_hint(facts)
-    has = os.path.isfile(header)
-    from fixenv.cpath import headers_check  # headers outside it, reached through CPATH?
-    alt = None if has else headers_check(facts)
-    hint = alt.fix if alt is not None and alt.fix else hint  # e.g. "start a new shell"
-    checks.append(alt if alt is not None else Check("headers", has, header if has else
-                        "no Python.h in %s (the include dir of %s %s)" % (include, exe,
-                                                                           py["version"]),
-                        None if has else hint))
+    from fixenv import headers  # the one headers check (verify, doctor)
+
+    found = headers.check(facts, fix_hint(facts))
+    hint = found.fix or fix_hint(facts)  # e.g. "start a new shell" when CPATH lags behind
+    checks.append(found)
     cc, cxx_path = facts["compilers"].get("cc"), facts["compilers"].get("cxx")
     checks.append(Check("c-compiler", bool(cc), cc or "no C compiler ($CC, gcc, cc, clang)",
                         None if cc else hint))

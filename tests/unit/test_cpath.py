@@ -248,13 +248,15 @@ def test_inductor_check_uses_only_cpath(tmp_path, monkeypatch):
     bad = cpath.inductor_check(f, Runner(), SOURCE, str(tmp_path), _defines(f["python"]))
     assert bad is not None and not bad.ok and "(missing)" in bad.detail and bad.fix
     monkeypatch.setenv("CPATH", group(f)["value"])
+    f["env"]["CPATH"] = group(f)["value"]  # the facts of a shell that has it
     good = cpath.inductor_check(f, Runner(), SOURCE, str(tmp_path), _defines(f["python"]))
     assert good is not None and good.ok, good.detail
-    assert cpath.header_via_cpath(f) == str(root / "usr/include/python3.11/Python.h")
+    from fixenv import headers
+    assert headers.via_cpath(f) == str(root / "usr/include/python3.11/Python.h")
 
 
 def test_verify_headers_check_tells_an_old_shell_what_to_do(tmp_path, monkeypatch):
-    from fixenv import profile
+    from fixenv import headers, profile
 
     sysroot = tmp_path / "sysroot"
     inc = sysroot / "usr/include/python3.11"
@@ -266,20 +268,21 @@ def test_verify_headers_check_tells_an_old_shell_what_to_do(tmp_path, monkeypatc
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("CPATH", raising=False)
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
-    f = facts(has=False)
+    # the target's own include dir has no Python.h (the rootless case)
+    f = facts(has=False, include=str(tmp_path / "usr/include/python3.11"))
     from fixenv.facts.user import detect
     f["user"] = detect(env, root=False)
     f["cpath"] = cpath.compute(f)
     # headers unpacked, nothing persisted yet: apply is the fix
-    c = cpath.headers_check(f)
+    c = headers.check(f)
     assert c is not None and not c.ok and "fixenv apply" in (c.fix or "")
     # persisted: this shell predates it
     edits, _ = profile.plan_edits("CPATH", f["cpath"]["dirs"], [], root=False, user=f["user"])
     for e in edits:
         profile.apply_edit(e)
-    c = cpath.headers_check(f)
+    c = headers.check(f)
     assert c is not None and not c.ok and "new login shell" in (c.fix or "")
     # this shell has it: found through CPATH
-    monkeypatch.setenv("CPATH", f["cpath"]["value"])
-    c = cpath.headers_check(f)
+    f["env"]["CPATH"] = f["cpath"]["value"]  # the facts of a shell that has it
+    c = headers.check(f)
     assert c is not None and c.ok and c.detail.startswith(str(inc / "Python.h"))
