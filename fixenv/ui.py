@@ -431,6 +431,9 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
                      ("  " + _dur(durations[s.id]) if s.id in durations else "", "dim")])
         pad = " " * (mark_width + 4 + width)
         shown = reason[1:] if s.status == "failed" or out.verbosity > 0 else []
+        if s.status == "failed" and not shown and first.rstrip().endswith(":"):
+            shown = [plain(x) for x in (s.output or "").splitlines()[-20:]] or [
+                "(it printed nothing)"]
         for extra in shown:
             rows.append([(pad, ""), HANG, (extra, "red" if s.status == "failed" else "dim")])
         if out.verbosity > 0:
@@ -607,6 +610,9 @@ class Progress:
                             ("  " + _dur(took), "dim"))
                 if status == "failed":  # the manager's last lines, once, under the reason
                     pad = " " * (len(self.out.mark("ok")[0]) + 4 + self.width)
+                    if len(lines) == 1 and lines[0].rstrip().endswith(":"):
+                        seen = [ln for ln in self._buffer if not ln.startswith("$ ")][-20:]
+                        lines += seen or ["(it printed nothing)"]
                     for extra in lines[1:]:
                         self._print((pad, ""), HANG, (extra, "red"))
             self.step = None

@@ -397,3 +397,21 @@ def test_a_reader_that_stops_early_is_no_internal_error():
     err = p.stderr.read().decode()
     assert p.wait(60) == 141, err
     assert "internal error" not in err and "Traceback" not in err, err
+
+
+def test_a_failed_step_never_ends_on_a_bare_colon(tmp_path):
+    silent = tmp_path / "silent.sh"
+    silent.write_text("#!/bin/sh\nexit 100\n")
+    silent.chmod(0o755)
+    pb = tmp_path / "pb.yaml"
+    pb.write_text("name: silent\nsteps:\n  - id: silent-step\n    kind: command\n"
+                  "    argv: [%s]\n" % json.dumps(str(silent)))
+    for args in ([], ["-q"]):
+        res = run_piped(*args, "apply", "--yes", "--playbook", str(pb), "--python",
+                        sys.executable)
+        assert res.returncode == 1, res.stderr
+        for stream in (res.stdout, res.stderr):
+            lines = stream.splitlines()
+            for i, ln in enumerate(lines):
+                if "exited 100:" in ln:
+                    assert lines[i + 1].strip() == "(it printed nothing)", stream
