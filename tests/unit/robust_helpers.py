@@ -26,6 +26,34 @@ def fixenv_argv() -> List[str]:
     return [sys.executable, "-m", "fixenv"]
 
 
+def world_readable_fixenv(dest: Path) -> List[str]:
+    """fixenv (and what its fast path imports) copied into `dest`, readable by any user, with
+    the argv that runs it there: a test that runs fixenv as another user must not depend on
+    the checkout's directory permissions (a clone under a 0700 home or mktemp -d)."""
+    import shutil
+
+    import distro
+    import yaml
+
+    import fixenv
+    from fixenv.engine import playbook_dir
+
+    site = dest / "site"
+    site.mkdir(parents=True)
+    pkg = Path(fixenv.__file__).parent
+    shutil.copytree(pkg, site / "fixenv", ignore=shutil.ignore_patterns("__pycache__"))
+    if not (site / "fixenv" / "playbooks").exists():  # a checkout: install them as a wheel does
+        shutil.copytree(playbook_dir(), site / "fixenv" / "playbooks")
+    for mod in (distro, yaml):
+        shutil.copytree(Path(mod.__file__).parent, site / mod.__name__,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    for p in [dest] + [q for q in dest.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    return [os.path.realpath(base), "-c", "import sys; sys.path.insert(0, %r); "
+            "from fixenv.__main__ import main; sys.argv[0] = 'fixenv'; main()" % str(site)]
+
+
 def run_fixenv(args: Sequence[str], *, env: Optional[Dict[str, str]] = None,
                cwd: Optional[Path] = None, timeout: float = 120,
                path_prefix: Optional[Path] = None) -> subprocess.CompletedProcess:

@@ -517,8 +517,11 @@ def test_sudo_refused_gives_exit_4_and_the_exact_command(probe_ok):
         env = {"PATH": "%s:/usr/bin:/bin" % bindir, "HOME": str(d), "LANG": "C.UTF-8",
                "FIXENV_LOCK_FILE": str(d / "lock"), "FAKE_APT_LOG": str(d / "apt.log"),
                "FAKE_APT_MODE": "ok"}
+        from tests.unit.robust_helpers import world_readable_fixenv
+
+        argv = world_readable_fixenv(d / "fixenv-copy")  # whatever the checkout's permissions
         res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-                             + fixenv_argv() + ["apply", "--yes", "--python", PY,
+                             + argv + ["apply", "--yes", "--python", PY,
                                                 "--playbook", str(pb)],
                              env=env, capture_output=True, text=True, timeout=120,
                              stdin=subprocess.DEVNULL)
