@@ -340,6 +340,10 @@ def diagnose(name: str, output: str, facts: Mapping[str, Any], own_ok: Optional[
     except Exception as exc:  # noqa: BLE001 - a diagnosis must never hide the failure
         return ("the log could not be read by explain (%s: %s)" % (type(exc).__name__, exc),
                 None)
+    cenv = [c["problem"] for c in (facts.get("buildenv") or {}).get("compiler_env") or []]
+    if getattr(e, "recognised", False) and getattr(e, "cls", None) == "no-compiler" and cenv:
+        # not a missing compiler: the build ran the one $CC/$CXX names
+        return ("still wrong: %s (%s)" % ("; ".join(cenv), e.summary), apply_cmd)
     if getattr(e, "recognised", False):
         fix = getattr(e, "apply_command", None)
         advice = list(getattr(e, "advice", ()) or ())

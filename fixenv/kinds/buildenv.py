@@ -42,6 +42,7 @@ SYSTEM_FILE = "/etc/profile.d/fixenv-buildenv.sh"
 SYSTEM_FISH_FILE = "/etc/fish/conf.d/fixenv-buildenv.fish"
 VAR_LINE = re.compile(r"^# fixenv-var ([A-Z_][A-Z0-9_]*)$")
 VARS = ("TMPDIR", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "CC", "CXX")
+DIR_VARS = ("TMPDIR", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR")  # made when missing
 BLOCKED = "blocked"  # fixenv.model.BLOCKED (not imported: older models lack it)
 
 
@@ -147,7 +148,7 @@ def _edits(fixes: List[Tuple[str, str, str, str]], root: bool, user: Mapping[str
     for t in _targets(root, user):
         new = {}
         for var, old, to, why in fixes:
-            mk = to not in ("/var/tmp", "/tmp")
+            mk = var in DIR_VARS and to not in ("/var/tmp", "/tmp")
             new[var] = (fish_chunk if t.shell == "fish" else sh_chunk)(var, old, to, why, mk)
         text = profile.read(t.path) if probe else None
         content = merged(text, new)

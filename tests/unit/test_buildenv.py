@@ -178,3 +178,22 @@ def test_cxx20_is_a_note_not_a_failure(tmp_path):
     group = {"cxx17": True, "cxx20": False}
     assert buildenv.problems(group) == []
     assert "rejects -std=c++20" in buildenv.notes(group)[0]
+
+
+def test_a_compiler_variable_is_never_made_a_directory(tmp_path):
+    facts = {"privilege": {"root": True}, "user": {"system": {}}, "compilers": {},
+             "buildenv": {"fix_env": {
+                 "CC": {"from": "gcc-99", "to": "/usr/bin/gcc", "why": "no such program"},
+                 "TMPDIR": {"from": "", "to": str(tmp_path / "t"), "why": "noexec"}}}}
+    edits, _ = kind._edits(kind._fixes(facts, _step()), True, facts["user"], probe=False)
+    text = edits[0].content
+    cc_line = next(ln for ln in text.splitlines() if ln.startswith('case "${CC-}"'))
+    assert "mkdir" not in cc_line
+    tmp_line = next(ln for ln in text.splitlines() if ln.startswith('case "${TMPDIR-}"'))
+    assert "mkdir -p '%s'" % (tmp_path / "t") in tmp_line
+
+
+def _step():
+    from types import SimpleNamespace
+    return SimpleNamespace(id="build-env", where="playbook:1:1", kind="buildenv",
+                           spec={"what": "env"})

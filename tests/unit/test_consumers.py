@@ -243,3 +243,29 @@ def test_facts_files_without_buildenv_get_an_empty_group():
     got = validate(doc)["buildenv"]
     assert got == {"noexec": [], "exec_dir": None, "compiler_env": [], "fix_env": {},
                    "openmp": None, "cxx17": None, "cxx20": None}
+
+
+def test_cc_naming_no_compiler_is_found_planned_and_named_by_the_pip_check():
+    """Real: the host's pip builds with $CC; CC=gcc-99 (no such program) fails it, the check
+    blames CC rather than asking for a compiler, and the plan (read-only) persists gcc."""
+    f = host_facts()
+    if "pip" not in consumers.find(f, Runner()):
+        pytest.skip("pip cannot bdist_wheel with %s here" % HOST)
+    env = dict(os.environ, CC="gcc-99")
+    res = subprocess.run([sys.executable, "-m", "fixenv", "verify", "--python", HOST,
+                          "--consumers=pip", "--json"], capture_output=True, text=True, env=env)
+    by = {c["name"]: c for c in json.loads(res.stdout)["checks"]}
+    assert res.returncode == 1
+    assert by["build-env"]["ok"] is False and "CC=gcc-99: no such program" in \
+        by["build-env"]["detail"]
+    pip = by["consumer:pip"]
+    assert pip["ok"] is False
+    assert pip["detail"].split("\n")[0].split(": ", 1)[1].startswith(
+        "still wrong: CC=gcc-99: no such program"), pip["detail"][:300]
+    assert "gcc-99" in pip["detail"] and pip["fix"].startswith("fixenv apply --yes --python ")
+    plan = subprocess.run([sys.executable, "-m", "fixenv", "plan", "--python", HOST, "--json"],
+                          capture_output=True, text=True, env=env)
+    step = next(s for s in json.loads(plan.stdout)["steps"] if s["id"] == "build-env")
+    assert step["status"] == "change" and "CC=" in step["reason"]
+    content = step["files"][0]["content"]
+    assert "case \"${CC-}\" in 'gcc-99') CC='" in content and "mkdir" not in content
