@@ -200,11 +200,20 @@ def consumer_report(facts: Mapping[str, Any], result: VerifyResult, runner: Runn
     inv = consumers.inventory(facts, runner)
     found = consumers.usable(inv)
     listed = ", ".join(("%s %s" % (n, inv[n])).strip() for n in found)
+    from fixenv.facts import buildenv
+
+    # without --deep: the problems the facts show (no compiler runs), only when there are some
+    shallow = [] if deep or not buildenv.problems(facts.get("buildenv") or {}) else [
+        Check("build-env", False, "; ".join(buildenv.problems(facts["buildenv"])),
+              fix_hint(facts))]
+    if not found and not deep:
+        return shallow + [Check("consumers", True, consumers.none_found(inv, result.python))]
     if not found:
-        return [Check("consumers", True, consumers.none_found(inv, result.python))]
+        return [build_env_check(facts, runner),
+                Check("consumers", True, consumers.none_found(inv, result.python))]
     if not deep:
-        return [Check("consumers", True, "found %s; `fixenv doctor --deep` builds with them"
-                      % listed)]
+        return shallow + [Check("consumers", True, "found %s; `fixenv doctor --deep` builds "
+                                                   "with them" % listed)]
     if progress is not None:
         progress.phase("building with %s" % ", ".join(found))
     out: List[Check] = [build_env_check(facts, runner),
