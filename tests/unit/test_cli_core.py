@@ -9,20 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from fixenv.cli import app, run
+from tests.factsfix import make_facts
 from fixenv.errors import CHANGES_PENDING, INPUT, USAGE
 
-FACTS = {
-    "os": {"system": "Linux", "id": "ubuntu", "version": "24.04", "like": ["debian"],
-           "arch": "x86_64"},
-    "managers": ["apt"],
-    "privilege": {"root": False, "sudo": True},
-    "python": {"executable": "/usr/bin/python3.12", "version": "3.12.3",
-               "implementation": "CPython", "abiflags": "", "prefix": "/usr",
-               "base_prefix": "/usr", "in_venv": False, "include": "/usr/include/python3.12",
-               "has_headers": False, "provider": "apt"},
-    "compilers": {"cc": None, "cxx": None},
-    "env": {"CPATH": None},
-}
+# Ubuntu 24.04, its python3.12 without headers, a sudo-capable user
+FACTS = make_facts(root=False, sudo=True, os={"id": "ubuntu", "version": "24.04",
+                                              "like": ["debian"]},
+                   python={"executable": "/usr/bin/python3.12", "version": "3.12.3",
+                           "include": "/usr/include/python3.12"})
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.factsfix import make_facts
 from fixenv.backends import apt
 from fixenv.engine import load_playbook, make_plan
 from fixenv.errors import InputError
@@ -25,20 +25,7 @@ def step(plan, step_id):
 
 
 def debian_facts(**py) -> dict:
-    facts = {
-        "os": {"system": "Linux", "id": "debian", "version": "12", "like": [], "arch": "x86_64"},
-        "managers": ["apt"],
-        "privilege": {"root": True, "sudo": False},
-        "python": {"executable": "/usr/bin/python3.11", "version": "3.11.2",
-                   "implementation": "CPython", "abiflags": "", "prefix": "/usr",
-                   "base_prefix": "/usr", "in_venv": False,
-                   "include": "/usr/include/python3.11", "has_headers": False,
-                   "provider": "apt"},
-        "compilers": {"cc": None, "cxx": None},
-        "env": {"CPATH": None},
-    }
-    facts["python"].update(py)
-    return validate(facts)
+    return make_facts(python=py, validated=True)
 
 
 # ---- expressions ---------------------------------------------------------------------------

@@ -12,18 +12,9 @@ import typer
 
 from fixenv import clispec, fastpath
 from fixenv.cli import app
+from tests.factsfix import make_facts
 
-FACTS = {
-    "os": {"system": "Linux", "id": "debian", "version": "12", "like": [], "arch": "x86_64"},
-    "managers": ["apt"],
-    "privilege": {"root": True, "sudo": False},
-    "python": {"executable": "/usr/bin/python3.11", "version": "3.11.2",
-               "implementation": "CPython", "abiflags": "", "prefix": "/usr",
-               "base_prefix": "/usr", "in_venv": False, "include": "/usr/include/python3.11",
-               "has_headers": False, "provider": "apt"},
-    "compilers": {"cc": None, "cxx": None},
-    "env": {"CPATH": None},
-}
+FACTS = make_facts()  # Debian 12 as root, python3.11 without headers
 
 
 def _typer_params(command: str):

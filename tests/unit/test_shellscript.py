@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fixenv.cli import app, run
+from tests.factsfix import make_facts
 from fixenv.engine import apply_plan
 from fixenv.errors import USAGE
 from fixenv.facts import gather
@@ -42,17 +43,7 @@ HOSTILE = [
     "FIXENV_EOF",
 ]
 
-FACTS_FILE = {
-    "os": {"system": "Linux", "id": "debian", "version": "12", "like": [], "arch": "x86_64"},
-    "managers": ["apt"],
-    "privilege": {"root": False, "sudo": True},
-    "python": {"executable": "/usr/bin/python3.11", "version": "3.11.2",
-               "implementation": "CPython", "abiflags": "", "prefix": "/usr",
-               "base_prefix": "/usr", "in_venv": False, "include": "/usr/include/python3.11",
-               "has_headers": False, "provider": "apt"},
-    "compilers": {"cc": None, "cxx": None},
-    "env": {"CPATH": None},
-}
+FACTS_FILE = make_facts(root=False, sudo=True)  # Debian 12, a sudo-capable user
 
 
 def sh_syntax_ok(script: str, tmp_path) -> None:
