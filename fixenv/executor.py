@@ -205,6 +205,13 @@ class Executor:
             self.on_event("verify_start", {"python": a.python})
         current = self.refresh_facts() if (self.changed and self.refresh_facts) else facts
         self.verify_result = verify(current, self.runner, cxx=a.cxx)
+        if a.consumers:  # the consumers' own builds, with what a new shell has after apply
+            from fixenv.verify import after_apply
+
+            done = after_apply(Recap((), self.verify_result), a.python, ",".join(a.consumers))
+            if done.interrupted:
+                raise KeyboardInterrupt("interrupted during the consumer checks")
+            self.verify_result = done.verify
 
     def _interrupted(self, s: PlannedStep, exc: BaseException) -> StepOutcome:
         """The outcome of the step Ctrl-C stopped, telling the truth about what finished."""

@@ -187,6 +187,8 @@ def apply(yes: bool = False, python: Optional[str] = None, playbook: Optional[st
     with ApplyFeedback(as_json=as_json, events="-" if jsonl else events,
                        verbosity=settings.verbosity) as fb:  # progress, events, the recap
         facts, p = plan_for(python, None, playbook, rootless is True)
+        if consumers is not None:  # issue 14: the plan's Verify actions also run the consumers
+            p = _with_consumers(p, consumers)
         fb.start(p)
         if p.changes_pending:
             confirm(yes, sum(1 for s in p.steps if s.status == "change"), p,
@@ -200,12 +202,25 @@ def apply(yes: bool = False, python: Optional[str] = None, playbook: Optional[st
 
         recap = execute(p, facts, Runner(), on_event=on_event, on_line=fb.on_line,
                         refresh_facts=refresh)
-        if consumers is not None:  # issue 14: the consumers' own builds, after fixenv's
-            from fixenv.verify import after_apply
-
-            recap = after_apply(recap, python, consumers)
         fb.finish(recap)
     return exit_code(recap)
+
+
+def _with_consumers(p: Any, spec: str) -> Any:
+    """The plan with `--consumers` in its Verify actions (what apply then runs, and shows)."""
+    import dataclasses
+
+    from fixenv.model import Verify
+
+    steps = []
+    for s in p.steps:
+        acts = tuple(dataclasses.replace(a, consumers=(spec,)) if isinstance(a, Verify) else a
+                     for a in s.actions)
+        if acts != s.actions:
+            s = dataclasses.replace(s, actions=acts, reason=s.reason + "; then the consumers' "
+                                    "own builds (%s)" % spec)
+        steps.append(s)
+    return dataclasses.replace(p, steps=tuple(steps))
 
 
 def verify(python: Optional[str] = None, as_json: bool = False,
