@@ -95,14 +95,17 @@ def test_ctrl_c_in_a_terminal_through_sudo_n(make_root):
 
 def test_exec_passes_ctrl_c_to_the_program_like_a_shell(debian_root):
     """`fixenv exec` runs the user's own program in the terminal's foreground (it may read
-    the terminal): Ctrl-C reaches it once, fixenv waits for it and exits with its code."""
+    the terminal): each Ctrl-C reaches it once; fixenv, like a shell, waits for it (also
+    through a second Ctrl-C) and exits with its code."""
     root = debian_root
-    script = ('trap "echo got-INT; exit 7" INT; echo ready; '
-              'while :; do sleep 0.1; done')
+    script = ('n=0; trap \'n=$((n+1)); echo got-INT-$n; [ $n -ge 2 ] && exit 7\' INT; '
+              'echo ready; while :; do sleep 0.1; done')
     term = PtySession(chroot_argv(str(root.merged), [root.fixenv, "exec", "--", "sh", "-c",
                                                      script], path=rootfs.CHROOT_PATH))
     term.expect(r"ready")
     term.send(b"\x03")
+    term.expect(r"got-INT-1", timeout=30)
+    term.send(b"\x03")
     assert term.wait(timeout=60) == 7, term.text
-    assert term.text.count("got-INT") == 1, term.text
+    assert term.text.count("got-INT-1") == 1 and term.text.count("got-INT-2") == 1, term.text
     assert "Traceback" not in term.text and "fixenv:" not in term.text, term.text
