@@ -9,14 +9,20 @@ One JSON object per line, written and flushed as things happen. Every event has
 
 Events, in order:
 
-    run_start      target, playbook, changes_pending, steps: [{id, status}]   (the plan)
-    step_start     reason                                   (only steps that change things)
-    command_start  argv                                     (as run: with sudo/env prefixes)
+    run_start      schema, target, playbook, changes_pending, blocked,
+                   steps: [{id, status, actions}]           (the plan, its actions included)
+    step_start     reason, actions                          (only steps that change things)
+    command_start  argv                                     (exactly as run: sudo/env included)
     command_end    argv, rc, seconds
-    step_end       status (changed|failed|ok|skipped|not_run), reason, seconds (if it ran)
+    step_end       status (changed|failed|ok|skipped|not_run|blocked), reason, cause (when
+                   failed: fixenv/outcome.py), seconds (if it ran)
                    -- exactly one per step of the plan, in plan order
     verify         ok, python, checks: [{name, ok, detail}]
-    run_end        ok, exit_code, summary: {ok, changed, failed, skipped, not_run}
+    run_end        ok, exit_code (the process's own, from fixenv/outcome.py), summary: {ok,
+                   changed, failed, skipped, not_run, blocked}
+
+`schema` is this stream's format version (1), not fixenv's version; run_start also carries
+`version` with the same number, for readers of the first format.
 
 The final `run_end` repeats the summary `apply --json` prints, so a CI job can read only the
 last line.
@@ -67,9 +73,11 @@ class EventStream:
     # -- the apply run
     def run_start(self, plan: Plan) -> None:
         self._plan = plan
-        self.emit("run_start", None, version=SCHEMA_VERSION, target=plan.target,
-                  playbook=plan.playbook, changes_pending=plan.changes_pending,
-                  steps=[{"id": s.id, "status": s.status} for s in plan.steps])
+        self.emit("run_start", None, schema=SCHEMA_VERSION, version=SCHEMA_VERSION,
+                  target=plan.target, playbook=plan.playbook,
+                  changes_pending=plan.changes_pending, blocked=list(plan.blocked),
+                  steps=[{"id": s.id, "status": s.status,
+                          "actions": [a.to_json() for a in s.actions]} for s in plan.steps])
 
     def _flush_unrun_before(self, step_id: Optional[str]) -> None:
         """step_end for ok/skip steps that come before `step_id` in the plan (they never
@@ -82,8 +90,8 @@ class EventStream:
             if s.id in self._ended or s.status == "change":
                 continue
             self._ended.append(s.id)
-            self.emit("step_end", s.id, status="ok" if s.status == "ok" else "skipped",
-                      reason=s.reason)
+            self.emit("step_end", s.id, status={"ok": "ok", "blocked": "blocked"}.get(
+                s.status, "skipped"), reason=s.reason)
 
     def on_event(self, name: str, data: Mapping[str, Any]) -> None:
         """The engine's on_event callback (apply_plan)."""
@@ -91,7 +99,8 @@ class EventStream:
         if name == "step_start":
             self._flush_unrun_before(step)
             self._started[str(step)] = time.monotonic()
-            self.emit("step_start", step, reason=data.get("reason", ""))
+            self.emit("step_start", step, reason=data.get("reason", ""),
+                      actions=list(data.get("actions", [])))
         elif name == "command":
             self._cmd_started = time.monotonic()
             self.emit("command_start", step, argv=list(data.get("argv", [])))
@@ -103,6 +112,8 @@ class EventStream:
             self._ended.append(str(step))
             started = self._started.get(str(step))
             extra = {"seconds": round(time.monotonic() - started, 3)} if started else {}
+            if data.get("cause"):
+                extra["cause"] = data["cause"]
             self.emit("step_end", step, status=data.get("status"), reason=data.get("reason", ""),
                       **extra)
 
