@@ -415,3 +415,33 @@ def test_a_failed_step_never_ends_on_a_bare_colon(tmp_path):
             for i, ln in enumerate(lines):
                 if "exited 100:" in ln:
                     assert lines[i + 1].strip() == "(it printed nothing)", stream
+
+
+@needs_headers
+@pytest.mark.parametrize("cols", [80, 200])
+@pytest.mark.parametrize("extra", [{}, {"NO_COLOR": "1"}, {"TERM": "dumb"}],
+                         ids=["color", "no-color", "dumb"])
+@pytest.mark.parametrize("args", [["plan"], ["doctor"], ["verify"]])
+def test_output_fits_the_terminal(cols, extra, args, tmp_path):
+    """Under a real pty of `cols` columns every line fits, but for a single word (a path)
+    longer than its column, which stays whole; NO_COLOR and TERM=dumb have no escapes."""
+    from tests.e2e.pty_session import PtySession
+
+    env = clean_env(**extra)
+    env.pop("COLUMNS", None)
+    pyenv_py = "/root/.pyenv/versions/3.12.1/bin/python"  # long paths make long lines
+    py = pyenv_py if os.path.isfile(pyenv_py) else SYSTEM_PY
+    term = PtySession([FIXENV, *args, "--python", py], cols=cols, env=env)
+    assert term.wait(120) == 0, term.text
+    raw = term.raw.decode("utf-8", "replace")
+    if extra:
+        assert "\x1b" not in raw, repr(raw[:300])
+    lines = [ln for ln in term.text.splitlines() if "\u280b" not in ln]  # spinner frames
+    final = [ln for ln in lines if ln.strip()]
+    assert final, term.text
+    for ln in final:
+        assert len(ln) <= cols or len(ln.split()) == 1 or (
+            len(ln.split()) == 2 and ln.split()[0] in ("$", "fix:", "runs")), (cols, ln)
+    assert not any("…" in ln or "..." in ln for ln in final), final  # nothing cut short
+    if cols == 80 and args == ["plan"]:
+        assert any(ln.startswith(" " * 10) for ln in final)  # wrapped under its column
