@@ -567,3 +567,37 @@ def test_interrupt_during_verification_still_prints_the_recap(tmp_path):
     assert recap["interrupted"] is True
     assert _statuses(recap) == {"a": "changed", "v": "ok"}
     assert recap["verify"]["skipped"] is True  # it never finished
+
+
+# ----------------------------------------------------------------- one outcome model
+
+def _run_end(path):
+    return [json.loads(ln) for ln in path.read_text().splitlines()][-1]
+
+
+@needs_apt
+def test_the_event_stream_ends_with_the_exit_code_the_process_exits_with(world, tmp_path):
+    """A lock time-out (6), a missing package (1) and Ctrl-C (130): run_end.exit_code and the
+    failed step's cause come from the same outcome as the process's exit code."""
+    ev = tmp_path / "events.jsonl"
+    res = world.apply("locked", "--events", str(ev), FIXENV_LOCK_TIMEOUT="1")
+    assert res.returncode == errors.LOCKED
+    end = _run_end(ev)
+    assert end["exit_code"] == errors.LOCKED and end["ok"] is False
+    ends = [json.loads(ln) for ln in ev.read_text().splitlines() if '"step_end"' in ln]
+    assert [e["cause"] for e in ends if e["status"] == "failed"] == ["lock"]
+
+    res = world.apply("notfound", "--events", str(ev))
+    assert res.returncode == errors.FAILED and _run_end(ev)["exit_code"] == errors.FAILED
+    ends = [json.loads(ln) for ln in ev.read_text().splitlines() if '"step_end"' in ln]
+    assert [e["cause"] for e in ends if e["status"] == "failed"] == ["package-missing"]
+
+    world.log.unlink()  # wait for this run's install, not the earlier ones'
+    p = world.popen("sleep", "--events", str(ev), FAKE_APT_SLEEP="30")
+    _wait_for(lambda: any("install" in c for c in world.calls()))
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == errors.INTERRUPTED, (out, err)
+    assert _run_end(ev)["exit_code"] == errors.INTERRUPTED
+    starts = [json.loads(ln) for ln in ev.read_text().splitlines() if '"step_start"' in ln]
+    assert starts and all(s["actions"] for s in starts)  # the actions, as planned
