@@ -200,3 +200,33 @@ def test_doctor_quiet_and_verbose(tmp_path):
     assert "include dir " + SYSTEM_INC in verbose.stdout
     normal = doctor("doctor", "--python", SYSTEM_PY)
     assert "include dir" not in normal.stdout
+
+
+def test_in_a_shell_older_than_a_rootless_apply_doctor_says_what_verify_says():
+    """Nothing left to install (the plan is done), but this shell predates the CPATH fixenv
+    persisted: the failing checks' fix is verify's ("start a new login shell, or eval ...")
+    rather than "none planned (pyenv-build-deps: not needed here ...)"."""
+    from fixenv.model import Check, Plan, PlannedStep, VerifyResult
+
+    shell_fix = ('start a new login shell, or run `eval "$(fixenv env)"` in this one')
+    facts = described(include="/nonexistent/include/python3.12")
+    facts["compilers"] = {"cc": "/usr/bin/gcc", "cxx": "/usr/bin/g++"}
+    headers_dir = "/home/u/.local/share/fixenv/sysroot/usr/include/python3.12"
+    result = VerifyResult("/usr/bin/python3.12", (
+        Check("headers", False, "Python.h is in %s, but CPATH (unset) does not reach it"
+              % headers_dir, shell_fix),
+        Check("c-compiler", True, "/usr/bin/gcc"),
+        Check("build-c", False, "gcc failed: Python.h: No such file or directory", shell_fix)))
+    plan = Plan("python-headers", (
+        PlannedStep("pyenv-build-deps", "packages", "x", "skip",
+                    "not needed here: `python.provider == 'pyenv'` is false"),
+        PlannedStep("cpath", "env", "CPATH", "ok", "persisted in /home/u/.profile; this shell "
+                    "predates it: start a new login shell or run `eval \"$(fixenv env)\"`")),
+        "/usr/bin/python3.12")
+    r = build_report(facts, result, plan)
+    fails = [c for c in r.checks if c.status == FAIL]
+    assert [c.name for c in fails] == ["headers", "build-c"]
+    assert all(c.fix == shell_fix for c in fails), [c.fix for c in fails]
+    assert "CPATH" in fails[0].detail and headers_dir in fails[0].detail
+    assert r.fix == shell_fix
+    assert "none planned" not in json.dumps(r.to_json())
