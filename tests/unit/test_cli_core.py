@@ -139,3 +139,25 @@ def test_version_flag():
     res = subprocess.run([sys.executable, "-m", "fixenv", "--version"], capture_output=True,
                          text=True)
     assert res.returncode == 0 and res.stdout.startswith("fixenv ")
+
+
+def test_a_plan_for_another_machine_names_its_user_not_this_one(tmp_path, make_facts):
+    """Facts are the whole machine: a facts file for an unprivileged user elsewhere gets that
+    user's sysroot and start-up files (the documented defaults, or its `user` group), never
+    this machine's HOME (/root here)."""
+    f = make_facts(root=False, sudo=False)
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(f))
+    res = CliRunner().invoke(app, ["plan", "--facts", str(path), "--json"],
+                             env={"HOME": "/root", "XDG_DATA_HOME": "/root/.local/share"})
+    assert res.exit_code == 0, res.output
+    assert "/root" not in res.stdout
+    plan = json.loads(res.stdout)
+    files = [a["path"] for s in plan["steps"] for a in s["actions"] if a["kind"] == "file"]
+    assert "/home/user/.profile" in files
+    assert "/home/user/.local/share/fixenv/sysroot" in res.stdout
+    f["user"] = {"name": "ana", "home": "/srv/ana", "shell": "zsh"}
+    path.write_text(json.dumps(f))
+    plan = json.loads(CliRunner().invoke(app, ["plan", "--facts", str(path), "--json"]).stdout)
+    files = [a["path"] for s in plan["steps"] for a in s["actions"] if a["kind"] == "file"]
+    assert {"/srv/ana/.profile", "/srv/ana/.zshenv"} <= set(files)
