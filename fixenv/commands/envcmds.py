@@ -43,7 +43,7 @@ def shell_lines(shell: str, var: str, value: Optional[str]) -> List[str]:
 def _shell(shell: Optional[str]) -> str:
     from fixenv.facts.user import detect
 
-    name = shell or detect(os.environ, False)["shell"] or "sh"
+    name = shell or detect()["shell"] or "sh"
     if name not in SHELLS:
         if shell:
             raise errors.UsageError("--shell %s: choose bash, zsh, fish or sh" % shell)
@@ -55,7 +55,7 @@ def env_command(python: Optional[str] = None, shell: Optional[str] = None, unset
                 as_json: bool = False, *, settings: Any = None) -> int:
     sh = _shell(shell)
     group = _group(python)
-    current = os.environ.get(cpath.VAR)
+    current = group["current"]  # the facts' CPATH: this shell's
     if unset:
         value = cpath.remove(group["dirs"], current)
         note = None
@@ -83,17 +83,17 @@ def exec_command(python: Optional[str] = None, args: Sequence[str] = (), *,
     if not argv:
         raise errors.UsageError("nothing to run", hint="fixenv exec -- python train.py")
     group = _group(python)
-    value = fixed_value(group, os.environ.get(cpath.VAR))
+    value = fixed_value(group, group["current"])
     env: Dict[str, Any] = {cpath.VAR: value}  # None unsets it
     return Runner().passthrough(argv, env=env)
 
 
 def reset_command(keep_sysroot: bool = False, as_json: bool = False, *,
                   settings: Any = None) -> int:
-    from fixenv.facts.user import detect
+    from fixenv.facts.user import detect, variable
 
     root = hasattr(os, "geteuid") and os.geteuid() == 0
-    user = detect(os.environ, root)  # reset acts on this machine: detect its user
+    user = detect(root=root)  # reset acts on this machine: detect its user
     done: List[Dict[str, str]] = []
     for edit in profile.plan_removal(root=root, user=user):
         try:
@@ -116,7 +116,7 @@ def reset_command(keep_sysroot: bool = False, as_json: bool = False, *,
         echo("deleted the rootless headers in %s" % removed_sysroot)
     if not done and not removed_sysroot:
         echo("nothing to reset: fixenv wrote no CPATH setting here")
-    elif os.environ.get(cpath.VAR):
+    elif variable(cpath.VAR):
         echo("new shells start without it; for this one: eval \"$(fixenv env --unset)\"",
              err=True)
     return errors.OK

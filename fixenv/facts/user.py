@@ -56,9 +56,11 @@ def sysroot_for(home: str, xdg_data_home: Optional[str], root: bool,
                         "sysroot")
 
 
-def detect(environ: Mapping[str, str], root: bool) -> Dict[str, Any]:
+def detect(environ: Optional[Mapping[str, str]] = None, root: bool = False) -> Dict[str, Any]:
     """This machine's user facts (detection: the one place besides the executor that reads
-    the environment)."""
+    the environment; `environ` defaults to this process's)."""
+    if environ is None:
+        environ = os.environ
     home = environ.get("HOME") or os.path.expanduser("~")
     xdg_data = environ.get("XDG_DATA_HOME") or None
     xdg_config = environ.get("XDG_CONFIG_HOME") or None
@@ -85,6 +87,12 @@ def detect(environ: Mapping[str, str], root: bool) -> Dict[str, Any]:
                    "fish": bool(shutil.which("fish", path=path))},
         "system": {"zsh": os.path.isdir(SYSTEM_ZSH_DIR), "fish": os.path.isdir(SYSTEM_FISH_DIR)},
     }
+
+
+def variable(name: str) -> Optional[str]:
+    """A variable of this process's environment, for commands that act on this machine now
+    (`fixenv env`, `exec`, `reset`): read here, in detection."""
+    return os.environ.get(name)
 
 
 def defaults(user: Mapping[str, Any], root: bool) -> Dict[str, Any]:
