@@ -148,24 +148,44 @@ def _probe_source() -> str:
         return fh.read()
 
 
+# Words of the verification that the script knows only when it runs: the compilers (the
+# plan may install them) and its temp dir. verify.probe_commands builds the argv with these
+# markers; the script renders each as its shell variable, every other word quoted.
+_RUNTIME = {"@CC@": "$cc", "@CXX@": "$cxx", "@WORK@": "$work"}
+
+
+def _runtime_word(word: str) -> str:
+    out = ""
+    rest = word
+    while rest:
+        hits = [(rest.find(m), m) for m in _RUNTIME if m in rest]
+        if not hits:
+            out += q(rest)
+            break
+        i, m = min(hits)
+        if i:
+            out += q(rest[:i])
+        out += '"%s"' % _RUNTIME[m]
+        rest = rest[i + len(m):]
+    return out
+
+
 def verify_lines(facts: Mapping[str, Any], action: Verify) -> List[str]:
-    """A Verify action: `fixenv verify` when available, else the same builds by hand."""
+    """A Verify action: `fixenv verify` when available, else the same processes by hand —
+    the argv verify.probe_commands gives verify itself."""
+    from fixenv.verify import probe_commands
+
     py = facts["python"]
     exe = str(py["executable"])
-    include = str(py["include"])
-    suffix = str(py.get("ext_suffix") or ".so")
-    defines = ["-DFIXENV_MAJOR=%d" % int(py["major"]), "-DFIXENV_MINOR=%d" % int(py["minor"]),
-               "-DFIXENV_GIL_DISABLED=%d" % (1 if py.get("gil_disabled") else 0)]
     source = _probe_source()
     delim = _delimiter(source)
-    flags = ["-shared", "-fPIC", "-O0"]
-    if py.get("platform") == "darwin":
-        flags += ["-undefined", "dynamic_lookup"]
-    check_import = ("import sys; sys.path.insert(0, sys.argv[1]); import fixenv_probe; "
-                    "sys.stdout.write('%d.%d' % fixenv_probe.answer())")
-    cxx_lines = [
-        "  $cxx -x c++ -fPIC -O0 -c %s %s \"$work/probe_ext.c\" -o \"$work/probe_cxx.o\"" % (
-            _words(["-I" + include]), _words(defines))] if action.cxx else []
+    argv = probe_commands(py, "@CC@", "@CXX@" if action.cxx else None, "@WORK@/probe_ext.c",
+                          "@WORK@")
+
+    def line(name: str) -> str:
+        return " ".join(_runtime_word(w) for w in argv[name])
+
+    cxx_lines = ["  " + line("build-cxx")] if action.cxx else []
     return [
         "say %s" % q("==> verify: build and import a C extension with %s" % exe),
         "if command -v fixenv >/dev/null 2>&1; then",
@@ -178,16 +198,15 @@ def verify_lines(facts: Mapping[str, Any], action: Verify) -> List[str]:
         delim,
         "  cc=${CC:-cc}",
         "  cxx=${CXX:-c++}",
-        "  $cc %s %s \"$work/probe_ext.c\" -o \"$work/fixenv_probe\"%s" % (
-            _words(flags + ["-I" + include]), _words(defines), q(suffix)),
-        "  got=$(%s -c %s \"$work\")" % (q(exe), q(check_import)),
+        "  " + line("build-c"),
+        "  got=$(%s)" % line("import"),
         "  if [ \"$got\" != %s ]; then" % q(str(py["xy"])),
         "    echo \"verify: the extension reports Python $got, expected %s\" >&2" % py["xy"],
         "    exit 1",
         "  fi",
     ] + cxx_lines + [
-        "  say %s" % q("verification passed: %s imported an extension built with its "
-                       "headers, and they compile as C++" % exe),
+        "  say %s" % q("verification passed: %s imported an extension built with its headers%s"
+                       % (exe, ", and they compile as C++" if action.cxx else "")),
         "fi",
     ]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Any, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from fixenv.model import Check, VerifyResult
 from fixenv.runner import Runner
@@ -47,6 +47,29 @@ def fix_hint(facts: Mapping[str, Any]) -> str:
     return "run `%s apply --yes --python %s`" % (invoked_as(), facts["python"]["executable"])
 
 
+IMPORT_CODE = ("import sys; sys.path.insert(0, sys.argv[1]); import fixenv_probe; "
+               "sys.stdout.write('%d.%d' % fixenv_probe.answer())")
+
+
+def probe_commands(py: Mapping[str, Any], cc: Optional[str], cxx: Optional[str], source: str,
+                   workdir: str) -> Dict[str, List[str]]:
+    """The proof's processes as argv — the C build, the import, the C++ compile — shared by
+    `verify` (which runs them) and `plan --format shell` (which renders them)."""
+    module = os.path.join(workdir, "fixenv_probe" + (py.get("ext_suffix") or ".so"))
+    flags = ["-shared", "-fPIC", "-O0"]
+    if py.get("platform") == "darwin":
+        flags += ["-undefined", "dynamic_lookup"]
+    inc = ["-I" + str(py["include"])]
+    out: Dict[str, List[str]] = {}
+    if cc:
+        out["build-c"] = [cc] + flags + inc + _defines(py) + [source, "-o", module]
+        out["import"] = [str(py["executable"]), "-c", IMPORT_CODE, workdir]
+    if cxx:
+        out["build-cxx"] = [cxx, "-x", "c++", "-fPIC", "-O0", "-c"] + inc + _defines(py) + [
+            source, "-o", os.path.join(workdir, "probe_cxx.o")]
+    return out
+
+
 def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
            keep: Optional[str] = None) -> VerifyResult:
     py = facts["python"]
@@ -69,30 +92,21 @@ def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
         return VerifyResult(exe, tuple(checks))
     workdir = keep or tempfile.mkdtemp(prefix="fixenv-verify-", dir=_temp_parent(facts))
     try:
-        suffix = py.get("ext_suffix") or ".so"
-        module = os.path.join(workdir, "fixenv_probe" + suffix)
-        flags = ["-shared", "-fPIC", "-O0"]
-        if py.get("platform") == "darwin":
-            flags += ["-undefined", "dynamic_lookup"]
-        inc = ["-I" + include]
+        argv = probe_commands(py, cc, cxx_path if cxx else None, SOURCE, workdir)
+        module = argv["build-c"][-1] if "build-c" in argv else ""
         pending_c = pending_cxx = None
-        if cc:
-            pending_c = runner.start([cc] + flags + inc + _defines(py) + [SOURCE, "-o", module],
-                                     timeout=120)
-        if cxx and cxx_path:
-            pending_cxx = runner.start([cxx_path, "-x", "c++", "-fPIC", "-O0", "-c"] + inc
-                                       + _defines(py) + [SOURCE, "-o",
-                                                         os.path.join(workdir, "probe_cxx.o")],
-                                       timeout=120)
+        if "build-c" in argv:
+            pending_c = runner.start(argv["build-c"], timeout=120)
+        if "build-cxx" in argv:
+            pending_cxx = runner.start(argv["build-cxx"], timeout=120)
         if pending_c is not None:
             res = pending_c.result()
             checks.append(Check("build-c", res.ok,
-                                "%s built %s" % (os.path.basename(cc), os.path.basename(module))
+                                "%s built %s" % (os.path.basename(str(cc)),
+                                                 os.path.basename(module))
                                 if res.ok else _errors(res.output), None if res.ok else hint))
             if res.ok:
-                code = ("import sys; sys.path.insert(0, %r); import fixenv_probe; "
-                        "sys.stdout.write('%%d.%%d' %% fixenv_probe.answer())" % workdir)
-                imp = runner.run([exe, "-c", code], timeout=60)
+                imp = runner.run(argv["import"], timeout=60)
                 good = imp.ok and imp.stdout.strip() == py["xy"]
                 checks.append(Check(
                     "import", good,
@@ -102,7 +116,8 @@ def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
         if pending_cxx is not None:
             res = pending_cxx.result()
             checks.append(Check("build-cxx", res.ok,
-                                "%s compiled the same source as C++" % os.path.basename(cxx_path)
+                                "%s compiled the same source as C++"
+                                % os.path.basename(str(cxx_path))
                                 if res.ok else _errors(res.output), None if res.ok else hint))
             from fixenv.cpath import inductor_check  # -I<sysconfig include> + CPATH only
             # When the headers are in the sysconfig include dir, the C++ build above used
