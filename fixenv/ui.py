@@ -191,6 +191,8 @@ class Out:
                                                         else "bold red")]
         if not ok and text.startswith("failed"):
             text = "FAILED" + text[len("failed"):]
+        elif not ok and text.startswith("interrupted"):
+            text = "INTERRUPTED" + text[len("interrupted"):]
         elif not ok:
             text = "FAILED: " + text
         return [(text, ("bold green" if ok else "bold red") if self.color else "")]
@@ -460,7 +462,7 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
         rows.append([])
     if recap.ok:
         target = recap.verify.python if recap.verify else ""
-        rows.append(out.verdict(True, "done%s: " % took) + [
+        rows.append(out.verdict(True, "done%s: " % took) + [HANG,
                      (", ".join(parts), ""),
                      (" %s %s can build C%s extensions" % (
                          out.dash, plain(target),
@@ -468,6 +470,12 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
                                            for c in recap.verify.checks) else ""), "")
                      if target else ("", "")])
     else:
+        if recap.interrupted:  # stopped on purpose, not a failure of the machine
+            rows.append(out.verdict(False, "interrupted%s: " % took) + [
+                (", ".join(p for p in parts if p != "interrupted"), "")])
+            rows.append([("   %s run `%s apply` again to finish; `fixenv plan` shows what is "
+                          "left" % (out.bullet, invoked_as()), "")])
+            return rows
         rows.append(out.verdict(False, "failed%s: " % took) + [(", ".join(parts), "")])
         failed = [s for s in recap.steps if s.status == "failed"]
         if failed:
