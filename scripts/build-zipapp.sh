@@ -84,26 +84,74 @@ cat >"$work/app/__main__.py" <<'EOF'
 # fixenv zipapp entry point (built by scripts/build-zipapp.sh).
 #
 # fixenv reads its data files (playbooks, tables, the C probe a compiler must read) by path
-# next to its modules, which a zip cannot offer. So the fixenv package runs from a private
-# copy extracted for this process (removed at exit); the vendored dependencies are imported
-# from the archive itself.
+# next to its modules, which a zip cannot offer. By default the fixenv package runs from a
+# private copy extracted for this process (removed at exit); the vendored dependencies are
+# imported from the archive itself.
+#
+# FIXENV_ZIPAPP_CACHE=DIR (the Ansible role and the pyinfra deploy set it): the whole
+# archive is unpacked once per content (DIR/<sha256 prefix>) and later runs import from
+# there with byte code, as fast as a venv. DIR must be this user's alone (not group- or
+# world-writable), else the private copy is used; older unpackings are removed.
 import atexit
+import hashlib
 import os
 import shutil
+import stat
 import sys
 import tempfile
+import time
 import zipfile
 
 if sys.version_info < (3, 9):
     sys.exit("fixenv needs Python >= 3.9 (this is %d.%d)" % sys.version_info[:2])
 
-sys.dont_write_bytecode = True
+
+def _unpacked(archive, base):
+    """DIR/<key> holding the whole archive, or None when DIR cannot be used safely."""
+    h = hashlib.sha256()
+    with open(archive, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    key = h.hexdigest()[:16]
+    try:
+        os.makedirs(base, mode=0o700, exist_ok=True)
+        st = os.lstat(base)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            return None  # someone else could change the code this would run
+        final = os.path.join(base, key)
+        done = os.path.join(final, ".complete")
+        if not os.path.isfile(done):
+            tmp = tempfile.mkdtemp(prefix=".unpack-", dir=base)
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp)
+            open(os.path.join(tmp, ".complete"), "w").close()
+            try:
+                os.rename(tmp, final)
+            except OSError:  # another run unpacked it first
+                shutil.rmtree(tmp, ignore_errors=True)
+                if not os.path.isfile(done):
+                    return None
+            for name in os.listdir(base):  # other versions, unpacked more than 10 min ago
+                old = os.path.join(base, name)
+                if name != key and time.time() - os.lstat(old).st_mtime > 600:
+                    shutil.rmtree(old, ignore_errors=True)
+        return final
+    except OSError:
+        return None
+
+
 _archive = os.path.dirname(os.path.abspath(__file__))
-_copy = tempfile.mkdtemp(prefix="fixenv-zipapp-")
-atexit.register(shutil.rmtree, _copy, True)
-with zipfile.ZipFile(_archive) as _zf:
-    _zf.extractall(_copy, [n for n in _zf.namelist() if n.startswith("fixenv/")])
-sys.path.insert(0, _copy)
+_cache = os.environ.get("FIXENV_ZIPAPP_CACHE")
+_dir = _unpacked(_archive, _cache) if _cache else None
+if _dir:
+    sys.path[:] = [_dir] + [p for p in sys.path if os.path.abspath(p) != _archive]
+else:
+    sys.dont_write_bytecode = True
+    _copy = tempfile.mkdtemp(prefix="fixenv-zipapp-")
+    atexit.register(shutil.rmtree, _copy, True)
+    with zipfile.ZipFile(_archive) as _zf:
+        _zf.extractall(_copy, [n for n in _zf.namelist() if n.startswith("fixenv/")])
+    sys.path.insert(0, _copy)
 
 from fixenv.__main__ import main  # noqa: E402
 

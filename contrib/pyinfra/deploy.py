@@ -8,8 +8,9 @@
 Two operations per host:
 
 1. ``files.put`` uploads the zipapp (one file: no pip, no venv, no index on the host) to
-   ``<fixenv_home>/fixenv.pyz``; pyinfra compares checksums, so it is uploaded only when it
-   changed (an upgrade lands, a no-op rerun uploads nothing).
+   ``/usr/local/bin/fixenv`` (``fixenv_path``: it is the ``fixenv`` command there);
+   pyinfra compares checksums, so it is uploaded only when it changed (an upgrade lands, a
+   no-op rerun uploads nothing).
 2. ``fixenv`` (below) runs it with the host's ``python3 -I``: ``plan --json`` first. With
    ``--dry`` (change detection) the plan's exact commands and file edits are printed and
    the operation counts as a change when fixenv has changes pending; a host without this
@@ -19,7 +20,9 @@ Two operations per host:
    message when a step failed or is blocked or the verification did not pass.
 
 Host data (inventory or ``--data``): ``fixenv_zipapp`` (controller path, default
-``fixenv.pyz`` next to this file), ``fixenv_home`` (/opt/fixenv), ``fixenv_interpreter``
+``fixenv.pyz`` next to this file), ``fixenv_path`` (/usr/local/bin/fixenv),
+``fixenv_cache`` (/var/cache/fixenv: the zipapp unpacked once per version, "" for none),
+``fixenv_interpreter``
 (python3: the host's Python that runs fixenv itself, >= 3.9), ``fixenv_python`` (the
 Python to fix, fixenv's ``--python``), ``fixenv_playbook``. Use ``--sudo`` when the SSH user
 is not root.
@@ -112,14 +115,16 @@ def _blocked(steps: List[dict]) -> str:
         "%s: %s" % (s.get("id"), s.get("reason", "")) for s in steps)
 
 
-def _say(state, host_, lines: List[str]) -> bool:
+# FunctionCommand callbacks: pyinfra passes (state, host) to functions whose first two
+# parameters have exactly these names.
+def _say(state, host, lines: List[str]) -> bool:  # noqa: F811 - pyinfra's calling convention
     for line in lines:
-        logger.info("%s%s" % (host_.print_prefix, line))
+        logger.info("%s%s" % (host.print_prefix, line))
     return True
 
 
-def _fail(state, host_, message: str) -> bool:
-    logger.error("%sfixenv: %s" % (host_.print_prefix, message))
+def _fail(state, host, message: str) -> bool:  # noqa: F811
+    logger.error("%sfixenv: %s" % (host.print_prefix, message))
     return False
 
 
@@ -134,7 +139,8 @@ def _failure(message: str) -> FunctionCommand:
 
 @operation()
 def fixenv(zipapp: str, local_zipapp: str, interpreter: str = "python3",
-           python: Optional[str] = None, playbook: Optional[str] = None) -> Iterator[Any]:
+           python: Optional[str] = None, playbook: Optional[str] = None,
+           cache: Optional[str] = None) -> Iterator[Any]:
     """
     Plan (change detection, ``--dry``) or apply and verify with fixenv on the host.
 
@@ -144,6 +150,8 @@ def fixenv(zipapp: str, local_zipapp: str, interpreter: str = "python3",
     + interpreter: the host's Python that runs fixenv (>= 3.9)
     + python: the Python to fix (fixenv's ``--python``)
     + playbook: a bundled fixenv playbook name or a path on the host
+    + cache: where the zipapp is unpacked once per version (root's alone), so runs start
+      as fast as from a venv (``FIXENV_ZIPAPP_CACHE``)
     """
     target = ["--python", python] if python else []
     book = ["--playbook", playbook] if playbook else []
@@ -162,6 +170,8 @@ def fixenv(zipapp: str, local_zipapp: str, interpreter: str = "python3",
                 return
             run_from = staged
     base = [interpreter, "-I", run_from]
+    if cache and not staged:
+        base = ["env", "FIXENV_ZIPAPP_CACHE=" + cache] + base
     try:
         plan, error = _fixenv_json(base, ["plan", "--json"] + target + book)
     finally:
@@ -223,7 +233,7 @@ def fixenv(zipapp: str, local_zipapp: str, interpreter: str = "python3",
         host.noop("fixenv: nothing changed, verify ok")
 
 
-home = host.data.get("fixenv_home") or "/opt/fixenv"
+path = host.data.get("fixenv_path") or "/usr/local/bin/fixenv"
 local_zipapp = os.path.abspath(os.path.join(HERE, host.data.get("fixenv_zipapp")
                                             or "fixenv.pyz"))
 if not os.path.isfile(local_zipapp):
@@ -233,14 +243,15 @@ if not os.path.isfile(local_zipapp):
 files.put(
     name="Upload the fixenv zipapp (only when its checksum differs)",
     src=local_zipapp,
-    dest=home + "/fixenv.pyz",
+    dest=path,
     mode="755",
 )
 fixenv(
     name="fixenv: plan (--dry) or apply, and verify",
-    zipapp=home + "/fixenv.pyz",
+    zipapp=path,
     local_zipapp=local_zipapp,
     interpreter=host.data.get("fixenv_interpreter") or "python3",
     python=host.data.get("fixenv_python") or None,
     playbook=host.data.get("fixenv_playbook") or None,
+    cache=host.data.get("fixenv_cache", "/var/cache/fixenv") or None,
 )
