@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
+import re as _re
 from typing import Any, List, Mapping, Optional
 
-from fixenv.model import Plan, Recap, VerifyResult
+from fixenv.model import Plan
 
 MARK = {"change": "~", "ok": "✓", "skip": "-"}
 FILE_ACTIONS = {"write": "write", "block": "add/replace the fixenv block in",
@@ -51,8 +52,6 @@ def plan_text(plan: Plan, sudo: bool = False) -> str:
 
 
 # --------------------------------------------------------------------------- skip reasons
-
-import re as _re
 
 _SKIP = _re.compile(r"^not needed here: `(.+)` is false$", _re.S)
 _OS = {"macos": "macOS", "debian": "Debian or Ubuntu", "fedora": "Fedora", "rhel": "RHEL",

@@ -156,7 +156,8 @@ class Pending:
                 proc.wait()
             exc.fixenv_rc = proc.returncode  # type: ignore[attr-defined]
             raise
-        self._result = Result(self._argv, rc, out or "", err or "", time.monotonic() - self._started)
+        self._result = Result(self._argv, rc, out or "", err or "",
+                              time.monotonic() - self._started)
         return self._result
 
 

@@ -767,8 +767,6 @@ class ApplyFeedback:
         self.progress.phase("verify: building a C extension for %s" % python)
 
     def finish(self, recap: Recap) -> None:
-        from fixenv import errors
-
         self.progress.phase_done()
         self.progress.close()
         from fixenv.outcome import exit_code

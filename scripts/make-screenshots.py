@@ -17,7 +17,6 @@ nothing is drawn by hand. Usage: sudo .venv/bin/python scripts/make-screenshots.
 from __future__ import annotations
 
 import io
-import os
 import re
 import sys
 import time
