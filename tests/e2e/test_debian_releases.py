@@ -193,6 +193,27 @@ def assert_plan_lists_headers_and_compiler(plan: dict, header_pkg: str) -> list[
     return pkgs
 
 
+def assert_detected_as_this_release(root: rootfs.Root, suite: str, xy: str) -> None:
+    """detect reads the root's real os-release: never refused, the release's own facts."""
+    os_release = dict(
+        ln.split("=", 1) for ln in root.path("/etc/os-release").read_text().splitlines()
+        if "=" in ln and not ln.startswith("#"))
+    os_release = {k: v.strip().strip('"') for k, v in os_release.items()}
+    debian_version = root.path("/etc/debian_version").read_text().strip()
+    facts = fixenv_json(root, "detect")["os"]
+    assert facts["id"] == "debian" and facts["family"] == "debian", facts
+    assert facts["default_python"] == xy, facts  # python3 of a release is its default
+    assert facts["codename"] == os_release["VERSION_CODENAME"], (facts, os_release)
+    if suite == "unstable":
+        # testing/unstable: no VERSION_ID, /etc/debian_version a codename pair ("forky/sid")
+        assert "VERSION_ID" not in os_release and "/" in debian_version, debian_version
+        assert facts["version"] is None and facts["major"] is None, facts
+        assert debian_version in facts.get("version_note", ""), facts
+    else:
+        assert facts["version"] == os_release["VERSION_ID"], (facts, os_release)
+        assert facts["major"] == debian_version.split(".")[0], (facts, debian_version)
+
+
 def _apply(root: rootfs.Root, *args: str, user=None) -> tuple[dict, float]:
     t0 = time.monotonic()
     result = fixenv_json(root, "apply", "--yes", *args, user=user)
@@ -256,6 +277,8 @@ def test_release_venv_consumers_fail_then_plan_apply_fix_them_idempotently(make_
     header_pkg = f"python{xy}-dev"
     assert not root.exists(f"/usr/include/python{xy}/Python.h")
     assert not root.exists("/usr/bin/gcc")
+
+    assert_detected_as_this_release(root, suite, xy)
 
     make_consumer_venv(root, xy)
     assert_consumers_fail(root)
