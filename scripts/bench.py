@@ -8,12 +8,16 @@ RSS via GNU time (/usr/bin/time -f '%e %M'), and prints the table with medians a
     BENCH_RUNS=20 bash scripts/bench.sh   # more runs
     BENCH_INSTALL_RUNS=3 bash scripts/bench.sh   # fewer real installs (each takes ~30 s)
     BENCH_SKIP_INSTALL=1 bash scripts/bench.sh
+    BENCH_FLEET_RUNS=3 bash scripts/bench.sh     # the fleet pair (3 fresh SSH hosts per run)
+    BENCH_SKIP_FLEET=1 bash scripts/bench.sh
+    BENCH_ONLY_FLEET=1 bash scripts/bench.sh     # just the fleet rows
 
 Environment: BENCH_DIR (scratch, default /var/cache/fixenv-bench), BENCH_PYTHON (the healthy
 target, default /usr/bin/python3.11).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -28,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCRATCH = Path(os.environ.get("BENCH_DIR", "/var/cache/fixenv-bench"))
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 INSTALL_RUNS = int(os.environ.get("BENCH_INSTALL_RUNS", "10"))
+FLEET_RUNS = int(os.environ.get("BENCH_FLEET_RUNS", "3"))
 TARGET = os.environ.get("BENCH_PYTHON", "/usr/bin/python3.11")
 GNU_TIME = "/usr/bin/time"
 
@@ -82,12 +87,19 @@ def med(rows: List[Tuple[float, int, int]], i: int = 0) -> float:
 
 
 def main() -> int:
+    if sys.argv[1:] == ["--fleet"]:
+        return fleet_main()
     if not os.path.exists(GNU_TIME):
         print("bench: needs GNU time (apt-get install time)", file=sys.stderr)
         return 2
     SCRATCH.mkdir(parents=True, exist_ok=True)
     print("machine: %s, %d cores, %s" % (os.uname().machine, os.cpu_count() or 0,
                                          " ".join(os.uname()[2:3])))
+    if os.environ.get("BENCH_ONLY_FLEET") == "1":
+        only: list = []
+        fleet_pair(only)
+        print_rows(only)
+        return 0
     fx = venv("fixenv", [str(REPO)])
     # always this checkout's fixenv (a cached venv would keep measuring an older one)
     sh([str(fx / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
@@ -158,14 +170,10 @@ def main() -> int:
 
     if os.environ.get("BENCH_SKIP_INSTALL") != "1":
         install_pair(rows, xy)
+    if os.environ.get("BENCH_SKIP_FLEET") != "1":
+        fleet_pair(rows, fx)
 
-    print()
-    print("| command | a user's alternative | theirs | fixenv | target | met |")
-    print("|---|---|---|---|---|---|")
-    for label, alt, theirs, ours, target, ok, note in rows:
-        ratio = ours / theirs if theirs else float("nan")
-        print("| %s | %s | %.3f s | %.3f s (%.2fx) | %s | %s%s |"
-              % (label, alt, theirs, ours, ratio, target, "yes" if ok else "NO", note))
+    print_rows(rows)
     print("| peak memory of fixenv's own process in plan | pyinfra %.0f MiB, Ansible %.0f MiB "
           "| | %.1f MiB | <= 30 MiB | %s |" % (mem["pyinfra"], mem["ansible"],
                                               mem["fixenv plan"],
@@ -173,6 +181,99 @@ def main() -> int:
     print("\nmedians of %d alternating runs each (installs: %d); python %s; %s"
           % (RUNS, INSTALL_RUNS, TARGET, time.strftime("%Y-%m-%d %H:%M")))
     shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def print_rows(rows: list) -> None:
+    print()
+    print("| command | a user's alternative | theirs | fixenv | target | met |")
+    print("|---|---|---|---|---|---|")
+    for label, alt, theirs, ours, target, ok, note in rows:
+        if theirs is None:  # a row with an absolute target only
+            print("| %s | %s | | %.3f s | %s | %s%s |"
+                  % (label, alt, ours, target, "yes" if ok else "NO", note))
+            continue
+        ratio = ours / theirs if theirs else float("nan")
+        print("| %s | %s | %.3f s | %.3f s (%.2fx) | %s | %s%s |"
+              % (label, alt, theirs, ours, ratio, target, "yes" if ok else "NO", note))
+
+
+def fleet_pair(rows: list, fx: Optional[Path] = None) -> None:
+    """The Ansible role vs a plain apt playbook on three fresh SSH hosts (issue 13).
+
+    Runs as `bench.py --fleet` (it prints one JSON line) in a venv with `sh`, which the
+    harness (tests/e2e/sshhosts.py) drives ssh-keygen, sshd and ansible-playbook with."""
+    harness = venv("harness", ["sh>=2.0"])  # what the test extra brings for the harnesses
+    res = subprocess.run([str(harness / "bin" / "python"), str(Path(__file__).resolve()),
+                          "--fleet"], stdout=subprocess.PIPE, text=True)
+    lines = res.stdout.strip().splitlines()
+    if res.returncode != 0 or not lines:
+        sys.stderr.write("bench: the fleet pair did not run (exit %d)\n" % res.returncode)
+        return
+    d = json.loads(lines[-1])
+    if "skipped" in d:
+        sys.stderr.write("bench: skipping the fleet pair: %s\n" % d["skipped"])
+        return
+    bad = d["bad_exits"]
+    note = " (non-zero exits: %s)" % bad if bad else ""
+    rows.append(("fleet: the Ansible role, with verification, on 3 fresh SSH hosts "
+                 "(Debian 11, 12, 13; lists wiped)",
+                 "plain playbook `apt: name=python3.X-dev,build-essential update_cache=yes`",
+                 d["plain"], d["role"], "<= 1.0 x theirs", d["role"] <= 1.0 * d["plain"], note))
+    rows.append(("fleet: the role's no-op rerun on the same 3 hosts", "", None, d["noop"],
+                 "< 10 s", d["noop"] < 10.0, " (changed on rerun: %s)" % d["noop_changed"]
+                 if d["noop_changed"] else ""))
+
+
+def fleet_main() -> int:
+    sys.path.insert(0, str(REPO))
+    from tests.e2e import rootfs, sshhosts  # type: ignore[import-not-found]
+
+    reason = rootfs.unavailable_reason()
+    if reason:
+        print(json.dumps({"skipped": reason}))
+        return 0
+    pyz = rootfs.zipapp()
+    work = Path(tempfile.mkdtemp(prefix="fixenv-bench-fleet-"))
+    play = work / "ansible"
+    shutil.copytree(REPO / "contrib" / "ansible", play,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyz"))
+    shutil.copyfile(pyz, play / "roles" / "fixenv" / "files" / "fixenv.pyz")
+    (play / "plain.yml").write_text(
+        "- hosts: all\n  become: true\n  gather_facts: false\n  tasks:\n"
+        "    - name: headers and a compiler\n      ansible.builtin.apt:\n"
+        "        name: python{{ python_xy }}-dev,build-essential\n"
+        "        update_cache: yes\n")
+    bad: List[int] = []
+    noop: List[float] = []
+    noop_changed: List[int] = []
+
+    def one(role: bool) -> Tuple[float, int, int]:
+        with sshhosts.Fleet(name="bench-fleet") as fleet:
+            for h in fleet.hosts:  # fresh images: both sides must refresh the lists
+                h.wipe_apt_lists()
+            inv = str(fleet.ansible_inventory())
+            book = "site.yml" if role else "plain.yml"
+            r = fleet.ansible_playbook("-i", inv, book, cwd=play)
+            if r.rc != 0:
+                bad.append(r.rc)
+                sys.stderr.write(r.describe()[-3000:] + "\n")
+            if role:
+                again = fleet.ansible_playbook("-i", inv, book, cwd=play)
+                noop.append(again.seconds)
+                changed = sum(v.get("changed", 0) for v in again.recap().values())
+                if again.rc != 0 or changed:
+                    noop_changed.append(changed)
+            sys.stderr.write("  fleet %s: %.1f s\n" % ("role" if role else "plain", r.seconds))
+            return r.seconds, 0, r.rc
+
+    try:
+        a, b = alternate(lambda: one(True), lambda: one(False), FLEET_RUNS, warmup=0)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"role": med(a), "plain": med(b), "noop": statistics.median(noop),
+                      "bad_exits": bad, "noop_changed": noop_changed,
+                      "runs": FLEET_RUNS}))
     return 0
 
 
