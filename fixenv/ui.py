@@ -372,7 +372,9 @@ def ask_apply(plan: Plan, sudo: bool = False, stdin: Optional[IO[str]] = None,
     from fixenv import errors
 
     stdin = stdin if stdin is not None else sys.stdin
-    stream = stream if stream is not None else sys.stderr
+    if stream is None:  # where the person sees it: stderr (with the progress), else stdout
+        stream = sys.stdout if screen_width(sys.stdout) and not screen_width(sys.stderr) \
+            else sys.stderr
     out = Out(stream)
     n = sum(1 for s in plan.steps if s.status == "change") if plan is not None else 0
     if plan is not None:

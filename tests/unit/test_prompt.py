@@ -103,3 +103,18 @@ def test_yes_applies(tmp_path, env):
     rc = term.wait(300)
     assert target.exists(), term.text
     assert rc == 0, term.text
+
+
+@needs_py
+def test_the_question_is_asked_where_the_person_looks(tmp_path):
+    """stderr sent to a file (`2>log`), stdout still the terminal: the list and the
+    question come out on the terminal, not in the file."""
+    pb, target = _playbook(tmp_path)
+    log = tmp_path / "err.log"
+    term = PtySession(["sh", "-c", '"$0" apply --playbook "$1" --python "$2" 2>"$3"', FIXENV,
+                       pb, SYSTEM_PY, str(log)], env=_env())
+    term.expect(r"\[y/N\] ", timeout=120)
+    assert "$ touch" in term.text
+    term.send(b"n\r")
+    assert term.wait(60) == 5
+    assert "[y/N]" not in log.read_text()
