@@ -445,3 +445,16 @@ def test_output_fits_the_terminal(cols, extra, args, tmp_path):
     assert not any("…" in ln or "..." in ln for ln in final), final  # nothing cut short
     if cols == 80 and args == ["plan"]:
         assert any(ln.startswith(" " * 10) for ln in final)  # wrapped under its column
+
+
+@needs_headers
+def test_a_ci_log_with_both_streams_shows_each_changed_step_once(tmp_path):
+    """`fixenv apply --yes 2>&1 | tee log`: progress and recap share one file; the recap does
+    not repeat the step lines the progress printed."""
+    res = subprocess.run([FIXENV, "apply", "--yes", "--python", SYSTEM_PY, "--playbook",
+                          slow_playbook(tmp_path)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=clean_env(), timeout=300)
+    assert res.returncode == 0, res.stdout
+    lines = res.stdout.splitlines()
+    assert sum(1 for ln in lines if ln.split()[:2] == ["changed", "slow-step"]) == 1, lines
+    assert any(ln.startswith("done in") for ln in lines)
