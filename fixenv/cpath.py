@@ -171,9 +171,12 @@ def compute(facts: Mapping[str, Any], force_rootless: bool = False) -> Dict[str,
 
 def problems(group: Mapping[str, Any]) -> List[str]:
     """What is wrong with the CPATH the user has now, in words."""
+    from fixenv.headers import version_of_dir
+
     out: List[str] = []
     for d in group.get("stale") or []:
-        out.append("%s holds another Python's headers" % d)
+        v = version_of_dir(d)
+        out.append("%s holds %s headers" % (d, "Python %d.%d's" % v if v else "another Python's"))
     if group.get("empty_elements"):
         out.append("CPATH has an empty element (the compiler reads it as the current directory)")
     have, _ = split(group.get("current"))

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import os
 import re as _re
-from typing import Any, List, Mapping, Optional
+from typing import Any, Mapping, Optional
 
-from fixenv.model import Plan
 
 MARK = {"change": "~", "ok": "✓", "skip": "-"}
 FILE_ACTIONS = {"write": "write", "block": "add/replace the fixenv block in",
@@ -33,21 +32,6 @@ def facts_text(facts: Mapping[str, Any]) -> str:
     ]
     if o.get("version_note"):
         lines.insert(1, "  release  %s" % o["version_note"])
-    return "\n".join(lines)
-
-
-def plan_text(plan: Plan, sudo: bool = False) -> str:
-    lines: List[str] = ["plan for %s (playbook %s)" % (plan.target, plan.playbook)]
-    for s in plan.steps:
-        lines.append("%s %-6s %s: %s" % (MARK.get(s.status, "?"), s.status, s.id, s.reason))
-        for c in s.commands:
-            lines.append("      $ %s" % c.display(sudo))
-        for f in s.files:
-            lines.append("      %s %s:" % (FILE_ACTIONS.get(f.action, f.action), f.path))
-            lines += ["        | " + ln for ln in f.content.splitlines()]
-    n = sum(1 for s in plan.steps if s.status == "change")
-    lines.append("%d change%s pending" % (n, "" if n == 1 else "s") if n else
-                 "nothing to do")
     return "\n".join(lines)
 
 

@@ -323,22 +323,46 @@ def plan_rows(out: Out, plan: Plan, sudo: bool = False) -> List[List[Seg]]:
         pad = " " * (len(out.mark("ok")[0]) + 4 + width)
         for extra in reason[1:]:
             rows.append([(pad, ""), HANG, (extra, "dim")])
-        for c in s.commands:
-            rows.append([(pad, ""), ("$ ", "dim"), HANG, (plain(c.display(sudo)), "cyan")])
-        for f in s.files:
-            from fixenv.render import FILE_ACTIONS  # block/unblock: fixenv/profile.py
-            rows.append([(pad, ""), (FILE_ACTIONS.get(f.action, f.action) + " ", "dim"),
-                         HANG, (plain(f.path), "cyan")])
-            if out.verbosity >= 0:
-                rows += [[(pad + "  | ", "dim"), (plain(ln), "")]
-                         for ln in f.content.splitlines()]
+        rows += action_rows(out, s, pad, content=out.verbosity >= 0)
     n = sum(1 for s in plan.steps if s.status == "change")
+    if plan.blocked:
+        rows.append([("%d step%s blocked" % (len(plan.blocked), "" if len(plan.blocked) == 1
+                                               else "s"), "bold red"),
+                     (" %s no known fix for this Python here (%s): see the ways out above"
+                      % (out.dash, ", ".join(plan.blocked)), "")])
     if n:
         rows.append([("%d change%s pending" % (n, "" if n == 1 else "s"), "bold yellow"),
                      (" %s run `%s apply` to make %s" % (out.dash, invoked_as(),
                                                          "it" if n == 1 else "them"), "")])
-    else:
+    elif not plan.blocked:
         rows.append([("nothing to do", "bold green")])
+    return rows
+
+
+def action_rows(out: Out, s: Any, pad: str, content: bool = True) -> List[List[Seg]]:
+    """The step's actions as the plan shows them — exactly what apply will do: each command's
+    argv as it runs, each file it writes (with the lines fixenv adds), each variable it sets."""
+    from fixenv.model import Exec, FileEdit, SetEnv
+    from fixenv.render import FILE_ACTIONS  # block/unblock: fixenv/profile.py
+
+    rows: List[List[Seg]] = []
+    for a in s.actions:
+        if isinstance(a, Exec):
+            rows.append([(pad, ""), ("$ ", "dim"), HANG, (plain(a.display()), "cyan")])
+        elif isinstance(a, FileEdit):
+            verb = "edit" if a.guarded and a.before is not None else FILE_ACTIONS.get(
+                a.action, a.action)
+            rows.append([(pad, ""), (verb + " ", "dim"), HANG, (plain(a.path), "cyan")])
+            if content:
+                old = set((a.before or "").splitlines()) if a.guarded else set()
+                rows += [[(pad + "  + " if a.guarded and a.before is not None else
+                           pad + "  | ", "dim"), (plain(ln), "")]
+                         for ln in a.content.splitlines() if ln not in old]
+        elif isinstance(a, SetEnv):
+            rows.append([(pad, ""), ("set ", "dim"), HANG,
+                         (plain("%s=%s" % (a.name, a.value) if a.value is not None
+                                else "unset %s" % a.name), "cyan"),
+                         (" for the steps after this one", "dim")])
     return rows
 
 
@@ -354,12 +378,7 @@ def change_rows(out: Out, plan: Plan, sudo: bool = False) -> List[List[Seg]]:
         reason = _indent_detail(s.reason, width)
         rows.append([(" ", ""), out.mark(s.status), (" ", ""), (s.id.ljust(width), "bold"),
                      ("  ", ""), HANG, (reason[0], "")])
-        for c in s.commands:
-            rows.append([(pad, ""), ("$ ", "dim"), HANG, (plain(c.display(sudo)), "cyan")])
-        for f in s.files:
-            from fixenv.render import FILE_ACTIONS
-            rows.append([(pad, ""), (FILE_ACTIONS.get(f.action, f.action) + " ", "dim"),
-                         HANG, (plain(f.path), "cyan")])
+        rows += action_rows(out, s, pad, content=False)
     return rows
 
 

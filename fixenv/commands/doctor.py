@@ -11,12 +11,11 @@ Returns a DoctorReport; the CLI renders it (fixenv/ui.py) or prints `to_json()`.
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from fixenv.model import CHANGE, Plan, VerifyResult
+from fixenv.model import CHANGE, Exec, FileEdit, Plan, VerifyResult
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 # the checks every report has, in this order; any further verify checks follow
@@ -72,63 +71,42 @@ class DoctorReport:
 # --------------------------------------------------------------------------- pure checks
 
 
-PATCHLEVEL_RE = re.compile(r'^\s*#\s*define\s+PY_VERSION\s+"([^"]+)"', re.M)
-
-
 def header_version(include: str) -> Optional[str]:
-    """PY_VERSION from <include>/patchlevel.h ("3.11.2"), or None."""
-    try:
-        with open(os.path.join(include, "patchlevel.h"), errors="replace") as fh:
-            m = PATCHLEVEL_RE.search(fh.read())
-    except OSError:
-        return None
-    return m.group(1) if m else None
+    """PY_VERSION from <include>/patchlevel.h ("3.11.2"), or None (fixenv/headers.py)."""
+    from fixenv.headers import patchlevel
+
+    got = patchlevel(include)
+    return got[2] if got else None
 
 
-def _xy(version: str) -> str:
-    return ".".join(version.split(".")[:2])
+def headers_check(facts: Mapping[str, Any]) -> DoctorCheck:
+    """verify's `headers` check (fixenv/headers.py), as a doctor line."""
+    from fixenv.headers import check
 
-
-def headers_check(py: Mapping[str, Any]) -> DoctorCheck:
-    include = str(py.get("include") or "")
-    header = os.path.join(include, "Python.h")
-    if not include or not os.path.isfile(header):
-        where = include or "(the target reports no include dir)"
-        return DoctorCheck("headers", FAIL, "no Python.h in %s, the include dir of %s %s"
-                           % (where, py["executable"], py["version"]))
-    found = header_version(include)
-    if found is not None and _xy(found) != py["xy"]:
-        return DoctorCheck("headers", FAIL, "%s is for Python %s, but the target is %s"
-                           % (header, found, py["version"]))
-    return DoctorCheck("headers", OK, "%s%s" % (header, " (%s)" % found if found else ""))
+    c = check(facts)
+    return DoctorCheck("headers", OK if c.ok else FAIL, c.detail)
 
 
 def cpath_check(cpath: Optional[str], py: Mapping[str, Any],
                 isdir=os.path.isdir, isfile=os.path.isfile) -> DoctorCheck:
-    """CPATH sanity. Never fatal: see the module docstring."""
+    """CPATH sanity, in the plan's words (cpath.problems) plus dirs that do not exist.
+    Never fatal: see the module docstring."""
     if not cpath:
         return DoctorCheck("CPATH", OK, "unset (fine: builds get -I from the target)",
                            matters=False)
-    parts = cpath.split(os.pathsep)
-    problems: List[str] = []
-    keep: List[str] = []
-    xy = str(py["xy"])
-    for i, d in enumerate(parts):
-        if not d:
-            problems.append("an empty element (position %d) adds the current directory" % (i + 1))
-            continue
-        if not isdir(d):
-            problems.append("%s does not exist" % d)
-            continue
-        if isfile(os.path.join(d, "Python.h")):
-            found = header_version(d)
-            if found is not None and _xy(found) != xy:
-                problems.append("%s holds Python.h for %s, not %s" % (d, found, xy))
-                continue
-        keep.append(d)
+    from fixenv import cpath as rules
+    from fixenv.headers import other_version_dirs
+
+    parts, empties = rules.split(cpath)
+    missing = [d for d in parts if not isdir(d)]
+    stale = other_version_dirs([d for d in parts if d not in missing], {"python": py})
+    problems = rules.problems({"stale": stale, "empty_elements": empties > 0,
+                               "current": cpath})
+    problems += ["%s does not exist" % d for d in missing]
     if not problems:
         return DoctorCheck("CPATH", OK, cpath, matters=False)
-    fix = ("export CPATH=%s" % shlex.quote(os.pathsep.join(keep))) if keep else "unset CPATH"
+    keep = rules.merge([], cpath, stale + missing)
+    fix = ("export CPATH=%s" % shlex.quote(keep)) if keep else "unset CPATH"
     return DoctorCheck("CPATH", WARN, "; ".join(problems), matters=False, fix=fix)
 
 
@@ -165,8 +143,8 @@ def _step_commands(plan: Plan, sudo: bool, match) -> Tuple[List[str], List[str]]
         if s.status != CHANGE or not match(s):
             continue
         ids.append(s.id)
-        cmds += [c.display(sudo) for c in s.commands]
-        cmds += ["write %s" % shlex.quote(f.path) for f in s.files]
+        cmds += [a.display() for a in s.execs]  # exactly what apply runs
+        cmds += ["write %s" % shlex.quote(a.path) for a in s.actions if isinstance(a, FileEdit)]
     return cmds, ids
 
 
@@ -225,8 +203,8 @@ def build_report(facts: Mapping[str, Any], result: VerifyResult, plan: Plan, *,
     versions = compiler_versions or {}
     fix = apply_command(exe, playbook) if plan.changes_pending else None
     priv = facts["privilege"]
-    needs_root = any(c.root for s in plan.steps if s.status == CHANGE for c in s.commands) or \
-        any(f.root for s in plan.steps if s.status == CHANGE for f in s.files)
+    needs_root = any(a.root for s in plan.steps if s.status == CHANGE for a in s.actions
+                     if isinstance(a, (Exec, FileEdit)))
     if fix and needs_root and not priv.get("root") and not priv.get("sudo"):
         fix = "sudo " + fix  # apply uses `sudo -n` itself only when that works without a password
     vchecks = {c.name: c for c in result.checks}
@@ -253,12 +231,11 @@ def build_report(facts: Mapping[str, Any], result: VerifyResult, plan: Plan, *,
         return DoctorCheck(check.name, check.status, check.detail, check.matters, fix,
                            tuple(cmds), check.more)
 
-    headers = headers_check(py)
+    # verify's own headers check (fixenv/headers.py): in the include dir for this version,
+    # reached through CPATH, or where fixenv put it but out of this shell's reach
     vheaders = vchecks.get("headers")
-    if headers.status == FAIL and vheaders is not None and (vheaders.ok or vheaders.fix != generic):
-        # Python.h outside the include dir: reached through CPATH (ok), or where fixenv put
-        # it but out of this shell's reach (verify says why, and how to reach it)
-        headers = DoctorCheck("headers", OK if vheaders.ok else FAIL, vheaders.detail)
+    headers = (DoctorCheck("headers", OK if vheaders.ok else FAIL, vheaders.detail)
+               if vheaders is not None else headers_check(facts))
     checks: List[DoctorCheck] = [_python_check(py), _venv_check(py),
                                  with_fix(headers, _is_header_step)]
     for name, key, what in (("c-compiler", "cc", "no C compiler ($CC, gcc, cc, clang)"),
@@ -271,7 +248,10 @@ def build_report(facts: Mapping[str, Any], result: VerifyResult, plan: Plan, *,
         else:
             checks.append(with_fix(DoctorCheck(name, FAIL, what), _is_compiler_step))
     checks.append(cpath_check(facts["env"].get("CPATH"), py))
-    all_steps = (lambda s: True)
+
+    def all_steps(s: Any) -> bool:
+        return True
+
     blockers = {"build-c": "no C compiler", "import": "the C build did not run or failed",
                 "build-cxx": "no C++ compiler"}
     for name in ("build-c", "import", "build-cxx"):
