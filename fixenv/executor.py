@@ -233,7 +233,15 @@ class Executor:
                                "finish: exit 0)" % execs[-1].program, ran, done=len(done))
         if running is not None:
             what = "interrupted while running `%s`" % running.display()
-            if rc is not None:
+            if rc is not None and rc < 0:
+                import signal
+
+                try:
+                    name = signal.Signals(-rc).name
+                except ValueError:
+                    name = "signal %d" % -rc
+                what += "; it was let stop at a safe point (killed by %s)" % name
+            elif rc is not None:
                 what += "; it was let stop at a safe point (exit %d)" % rc
         else:
             what = "interrupted"

@@ -20,8 +20,14 @@ DEFAULT = Settings()
 
 def echo(text: str, err: bool = False) -> None:
     stream = sys.stderr if err else sys.stdout
-    stream.write(text + "\n")
-    stream.flush()
+    try:
+        stream.write(text + "\n")
+        stream.flush()
+    except BrokenPipeError:  # `fixenv plan --json | head`: the reader is gone; stop quietly
+        from fixenv.ui import _silence
+
+        _silence(stream)
+        raise SystemExit(141)  # 128 + SIGPIPE, as text output does
 
 
 def out_json(data: Any) -> None:
