@@ -236,11 +236,15 @@ def assert_second_apply_changes_nothing(root: rootfs.Root, *args: str, user=None
 @pytest.fixture(scope="module", autouse=True)
 def _release_roots(e2e_available, request) -> None:
     """Build the selected releases' missing base roots side by side, before the first test."""
-    wanted = {rootfs.SUITE}
+    wanted = set()
     for item in request.session.items:
+        if item.module is not request.module:
+            continue
         callspec = getattr(item, "callspec", None)
-        if item.module is request.module and callspec and "suite" in callspec.params:
+        if callspec is not None and "suite" in callspec.params:
             wanted.add(callspec.params["suite"])
+        else:  # the tests named for a release use that one, the others bookworm
+            wanted.add(next((s for s in rootfs.SUITES if s in item.name), rootfs.SUITE))
     rootfs.base_roots([s for s in rootfs.SUITES if s in wanted])
 
 
