@@ -31,7 +31,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from fixenv.errors import InputError
 
@@ -51,7 +51,8 @@ PY_INCLUDE = re.compile(r"[/\\]include[/\\]python\d+\.\d+[a-z]*[/\\]?$")
 # ".../lib/python3.11/site-packages/torch/..." in a traceback: the environment that ran the tool
 SITE = re.compile(r"(?<![\w.~])(?P<prefix>(?:/|~/)[^\"'\s]*?)/lib/python(?P<xy>\d+\.\d+)[a-z]*/"
                   r"(?P<kind>site|dist)-packages/")
-# Inductor's warning before it compiles: "UserWarning: Can't find Python.h in /usr/include/python3.11"
+# Inductor's warning before it compiles:
+#   "UserWarning: Can't find Python.h in /usr/include/python3.11"
 WARNED_INCLUDE = re.compile(r"Can't find Python\.h in ((?:/|[A-Za-z]:\\)\S*)")
 LOOSE_PY_INCLUDE = re.compile(r"-I\s?((?:/|~/)[^\s'\",]*/(?:include/python\d+\.\d+[a-z]*|Headers))"
                               r"/?(?=[\s'\",]|$)")
@@ -432,7 +433,7 @@ def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
     tools: List[str] = []
     warned_include: List[str] = []
     sites: List[Tuple[str, str]] = []
-    platforms_seen = set()
+    platforms_seen: Set[str] = set()
     failed_compiler: Optional[str] = None
     win_xy: Optional[str] = None
     first_platform = rules.platforms[0][0] if rules.platforms else None
@@ -528,7 +529,6 @@ def scan(lines: List[str], rules: Optional[Rules] = None) -> LogFacts:
             break
 
     env_prefix = None
-    env = None
     site_xy = None
     user_site = False
     for prefix, xy in sites:
@@ -812,7 +812,8 @@ def explain(raw: bytes, *, facts: Optional[Dict[str, Any]] = None,
                 advice.append("the log's Python is %s on this machine: planning for it, not "
                               "for %s" % (found, target_exe))
                 plan_facts = other
-                match = Match(False, match.reason + "; the log's Python exists here as " + found)
+                match = Match(False, match.reason + "; the log's Python exists here as "
+                              + str(found))
             else:
                 plan_facts = None
                 where = "in the facts file" if facts_from_file else "here (looked for %s)" % (
@@ -970,7 +971,7 @@ def explanation_text(e: Explanation, sudo: bool = False) -> str:
     """The explanation as plain text (no colour, ASCII marks): what a pipe gets."""
     from fixenv.ui import Out
 
-    out = Out(_Null(), color=False)
+    out = Out(_Null(), color=False)  # type: ignore[arg-type]  # a write-only sink
     return "\n".join("".join(t for t, _s in r) for r in explanation_rows(e, out, sudo))
 
 

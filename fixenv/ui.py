@@ -487,8 +487,9 @@ def recap_rows(out: Out, recap: Recap, durations: Optional[Mapping[str, float]] 
                      (", ".join(parts), ""),
                      (" %s %s can build C%s extensions" % (
                          out.dash, plain(target),
-                         " and C++" if any(c.name == "build-cxx" and c.ok
-                                           for c in recap.verify.checks) else ""), "")
+                         " and C++" if recap.verify is not None and any(
+                             c.name == "build-cxx" and c.ok for c in recap.verify.checks)
+                         else ""), "")
                      if target else ("", "")])
     else:
         if recap.interrupted:  # stopped on purpose, not a failure of the machine

@@ -28,7 +28,8 @@ def _from_env(value: Optional[str], which: Callable[[str], Optional[str]]) -> Op
 
 
 def detect_compilers(environ: Optional[Mapping[str, str]] = None,
-                     which: Callable[[str], Optional[str]] = shutil.which) -> Dict[str, Optional[str]]:
+                     which: Callable[[str], Optional[str]] = shutil.which
+                     ) -> Dict[str, Optional[str]]:
     """{"cc": "/usr/bin/gcc" | None, "cxx": "/usr/bin/g++" | None}"""
     env = os.environ if environ is None else environ
     cc = _from_env(env.get("CC"), which)

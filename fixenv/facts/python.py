@@ -72,7 +72,8 @@ d = {
     'include_posix_prefix': path('include', 'posix_prefix'),
     'includepy': cv('INCLUDEPY'),
     'ext_suffix': cv('EXT_SUFFIX') or cv('SO'),
-    'multiarch': cv('MULTIARCH') or getattr(getattr(sys, 'implementation', None), '_multiarch', None),
+    'multiarch': (cv('MULTIARCH')
+                  or getattr(getattr(sys, 'implementation', None), '_multiarch', None)),
     'gil_disabled': bool(cv('Py_GIL_DISABLED')),
     'py_debug': bool(cv('Py_DEBUG')),
     'platform': sys.platform,

@@ -220,8 +220,8 @@ def plan(step: Step, facts: Mapping[str, Any], runner: Runner, pctx: PlanContext
     note = (" (" + rule["note"] + ")") if rule["note"] else ""
     note += choice.reason  # " (unverified rule)" for a rule no primary source confirmed
     if rule["reinstall"]:
-        cmds = tuple(backend.install(names, reinstall=True, prefix=prefix, facts=facts))
-        return planned(CHANGE, "reinstall %s with %s%s" % (" ".join(names), manager, note), cmds)
+        again = tuple(backend.install(names, reinstall=True, prefix=prefix, facts=facts))
+        return planned(CHANGE, "reinstall %s with %s%s" % (" ".join(names), manager, note), again)
     earlier = [n for n in names if (manager, n) in pctx.planned]
     if earlier:
         names = [n for n in names if n not in earlier]
@@ -243,7 +243,7 @@ def plan(step: Step, facts: Mapping[str, Any], runner: Runner, pctx: PlanContext
     if not missing:
         return planned(OK, ", ".join("%s %s is installed" % (n, state[n]) for n in names))
     pctx.planned.update({(manager, n): step.id for n in missing})
-    cmds = []
+    cmds = []  # (the List[Command] declared above)
     if backend.needs_refresh(missing, runner, facts):
         ref = backend.refresh()
         if ref is not None:

@@ -61,7 +61,8 @@ class Ctx:
                                                              key, hint))
 
     def want(self, value: Any, types: Any, keypath: str, what: str) -> Any:
-        if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        allowed = types if isinstance(types, tuple) else (types,)
+        if isinstance(value, bool) and bool not in allowed:
             raise self.error(keypath, "expected %s, got %r" % (what, value))
         if not isinstance(value, types):
             raise self.error(keypath, "expected %s, got %s" % (what, _describe(value)))
@@ -177,6 +178,7 @@ def _walk_node(node: yaml.Node, keypath: str, ctx: Ctx) -> Any:
     if isinstance(node, yaml.SequenceNode):
         return [_walk(v, "%s[%d]" % (keypath, i), ctx) for i, v in enumerate(node.value)]
     # A scalar: let the safe constructor resolve its type (int, bool, null, str).
+    assert isinstance(node, yaml.ScalarNode)
     return _scalar(node)
 
 

@@ -61,7 +61,8 @@ def parse(source: str, known: Callable[[str], bool]) -> Template:
     for m in PLACEHOLDER.finditer(source):
         stray = source[pos:m.start()]
         if "{{" in stray or "}}" in stray:
-            raise TemplateError("unbalanced '{{' / '}}'", pos + max(stray.find("{{"), stray.find("}}")))
+            raise TemplateError("unbalanced '{{' / '}}'",
+                                pos + max(stray.find("{{"), stray.find("}}")))
         path = m.group(1)
         if not PATH.match(path):
             raise TemplateError("{{ %s }}: only fact paths like {{ python.xy }} are allowed "
