@@ -36,7 +36,7 @@ done
 
 venv=${FIXENV_TEST_VENV:-$here/.venv}
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,lint]"
 # uv (a binary wheel from PyPI) lets the uv backend's argv be checked by the real uv.
 "$venv/bin/python" -m pip install -q --disable-pip-version-check uv >/dev/null 2>&1 || true
 [ -x "$venv/bin/uv" ] && export FIXENV_TEST_UV="$venv/bin/uv"
@@ -47,8 +47,19 @@ if [ "$(id -u)" = 0 ] && command -v debootstrap >/dev/null 2>&1; then
 fi
 
 set +e
+# Lint first (seconds): ruff and mypy, configured in pyproject.toml. A finding fails the run,
+# after the tests have run too, so one CI run shows both.
+lint=0
+echo "test.sh: ruff check fixenv tests scripts contrib" >&2
+"$venv/bin/ruff" check -q fixenv tests scripts contrib || lint=1
+echo "test.sh: mypy (fixenv/)" >&2
+"$venv/bin/mypy" --no-error-summary || lint=1
 "$venv/bin/python" -m pytest -q -rs "$@"
 rc=$?
 set -e
+if [ "$rc" = 0 ] && [ "$lint" != 0 ]; then
+  echo "test.sh: the tests passed, but ruff or mypy found problems (above)" >&2
+  rc=1
+fi
 # pytest's 5 means "no tests collected": that is a failure here, not a pass.
 exit "$rc"
