@@ -204,6 +204,7 @@ class SshRoot(rootfs.Root):
         self.sshd_pid: Optional[int] = None
         self.host_key_line = ""
         self._log_fh = None
+        self.cleanup: List[Path] = []  # removed at close (the fleet's keys: also on SIGTERM)
         super().__init__(lowers, name=name)
 
     @property
@@ -277,6 +278,8 @@ class SshRoot(rootfs.Root):
                 self._log_fh.close()
         finally:
             super().close()
+            for path in self.cleanup:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- the fleet
@@ -317,6 +320,7 @@ class Fleet:
                 lowers = sshd_layer(suite)
                 host = SshRoot(lowers, suite=suite, addr=f"{NET}{first_host + i}",
                                name=f"{name}-{suite}")
+                host.cleanup.append(self.work)
                 self.hosts.append(host)
                 host.start_sshd(pub, self.work)
             self.known_hosts.write_text("".join(h.known_hosts_line() for h in self.hosts))
