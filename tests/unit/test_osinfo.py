@@ -264,7 +264,7 @@ def test_system_manager_from_tree_and_binaries(name, present, system_manager):
 def test_a_hostile_os_version_runs_nothing(tmp_path):
     """`plan --facts` with a shell-looking os.version: not refused (a version reaches no
     argv), described as null with a note; no mutating program runs, nothing is created."""
-    from tests.unit.robust_helpers import (build_traps, load_facts, run_fixenv, trap_lines,
+    from tests.robust_helpers import (build_traps, load_facts, run_fixenv, trap_lines,
                                            write_facts)
 
     trap_dir, log, marker = tmp_path / "trap-bin", tmp_path / "trap.log", tmp_path / "PWNED"

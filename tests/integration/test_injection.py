@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fixenv.runner import RecordingRunner, Runner
-from tests.unit.robust_helpers import (assert_one_error, build_traps, load_facts, run_fixenv,
+from tests.robust_helpers import (assert_one_error, build_traps, load_facts, run_fixenv,
                                        trap_lines, write_exe, write_facts)
 
 INPUT = 3

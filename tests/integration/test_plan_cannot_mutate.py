@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.robust_helpers import REPO, build_traps, run_fixenv, trap_lines
+from tests.robust_helpers import REPO, build_traps, run_fixenv, trap_lines
 
 # (/run/fixenv.lock is not watched: other suites may run `apply` meanwhile; the lock test
 # below points FIXENV_LOCK_FILE at a file of its own.)

@@ -34,7 +34,7 @@ from fixenv import engine, errors, lock
 from fixenv.files import BACKUP_SUFFIX, atomic_write
 from fixenv.model import CHANGE, Command, FileEdit, Plan, PlannedStep
 from fixenv.runner import Runner
-from tests.unit.robust_helpers import fixenv_argv, run_fixenv, write_exe
+from tests.robust_helpers import fixenv_argv, run_fixenv, write_exe
 
 PY = next((p for p in ("/usr/bin/python3.11", "/usr/bin/python3") if os.path.exists(p)), None)
 needs_apt = pytest.mark.skipif(PY is None or not os.path.exists("/usr/bin/dpkg-query"),
@@ -517,7 +517,7 @@ def test_sudo_refused_gives_exit_4_and_the_exact_command(probe_ok):
         env = {"PATH": "%s:/usr/bin:/bin" % bindir, "HOME": str(d), "LANG": "C.UTF-8",
                "FIXENV_LOCK_FILE": str(d / "lock"), "FAKE_APT_LOG": str(d / "apt.log"),
                "FAKE_APT_MODE": "ok"}
-        from tests.unit.robust_helpers import world_readable_fixenv
+        from tests.robust_helpers import world_readable_fixenv
 
         argv = world_readable_fixenv(d / "fixenv-copy")  # whatever the checkout's permissions
         res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]

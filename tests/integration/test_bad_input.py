@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.robust_helpers import (BADINPUT, GOOD_FACTS, assert_one_error, load_facts,
+from tests.robust_helpers import (BADINPUT, GOOD_FACTS, assert_one_error, load_facts,
                                        run_fixenv, write_exe, write_facts)
 
 USAGE, INPUT = 2, 3

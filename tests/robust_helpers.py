@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BADINPUT = REPO / "tests" / "badinput"
 GOOD_FACTS = BADINPUT / "facts" / "debian12-no-headers.json"
 
