@@ -30,8 +30,6 @@ import os
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from fixenv.model import Check
-from fixenv.runner import Result, Runner
 
 VAR = "CPATH"
 SEP = ":"
@@ -191,40 +189,3 @@ def update_facts(facts: Dict[str, Any], *, force_rootless: bool = False) -> Dict
     facts["cpath"] = compute(facts, force_rootless)
     return facts
 
-
-# ----------------------------------------------------------------------------- verification
-
-def inductor_check(facts: Mapping[str, Any], runner: Runner, source: str, workdir: str,
-                   defines: Sequence[str], same_as: Optional[Result] = None) -> Optional[Check]:
-    """Compile like Torch Inductor: the C++ compiler, `-I<sysconfig include>` whether or not
-    it exists, and nothing else but the inherited environment (CPATH) to find Python.h.
-
-    `same_as`: the result of a compile with exactly these flags and environment that the
-    caller already ran (verify's C++ build when the headers are in the sysconfig include
-    dir); it is the same experiment, so it is not run twice."""
-    cxx = facts["compilers"].get("cxx")
-    if not cxx:
-        return None
-    py = facts["python"]
-    inc = str(py.get("sysconfig_include") or py.get("include"))
-    if same_as is not None:
-        res = same_as
-    else:
-        argv = [cxx, "-x", "c++", "-fPIC", "-O0", "-c", "-I" + inc] + list(defines) + [
-            source, "-o", os.path.join(workdir, "probe_inductor.o")]
-        res = runner.run(argv, timeout=120)
-    where = "-I%s%s" % (inc, "" if os.path.isdir(inc) else " (missing)")
-    cp = facts.get("env", {}).get(VAR)
-    if res.ok:
-        detail = "%s %s compiled it%s" % (os.path.basename(cxx), where,
-                                           " with CPATH=%s" % cp if cp else "")
-        return Check("inductor", True, detail)
-    lines = [ln for ln in res.output.splitlines() if "error" in ln.lower()][:4]
-    detail = "%s %s failed as Torch Inductor would%s:\n%s" % (
-        os.path.basename(cxx), where, " (CPATH=%s)" % cp if cp else " (CPATH unset)",
-        "\n".join(lines) or res.tail(4))
-    from fixenv.headers import _unreached_hint
-
-    return Check("inductor", False, detail, _unreached_hint(facts) or
-                 "run `fixenv apply --yes --python %s` (it sets CPATH when the headers live "
-                 "outside %s)" % (py["executable"], inc))

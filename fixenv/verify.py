@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from fixenv.model import Check, VerifyResult
-from fixenv.runner import Runner
+from fixenv.runner import Result, Runner
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "probe_ext.c")
 
@@ -70,6 +70,42 @@ def probe_commands(py: Mapping[str, Any], cc: Optional[str], cxx: Optional[str],
     return out
 
 
+def inductor_check(facts: Mapping[str, Any], runner: Runner, source: str, workdir: str,
+                   defines: Sequence[str], same_as: Optional[Result] = None) -> Optional[Check]:
+    """Compile like Torch Inductor: the C++ compiler, `-I<sysconfig include>` whether or not
+    it exists, and nothing else but the inherited environment (CPATH) to find Python.h.
+
+    `same_as`: the result of a compile with exactly these flags and environment that the
+    caller already ran (verify's C++ build when the headers are in the sysconfig include
+    dir); it is the same experiment, so it is not run twice."""
+    cxx = facts["compilers"].get("cxx")
+    if not cxx:
+        return None
+    py = facts["python"]
+    inc = str(py.get("sysconfig_include") or py.get("include"))
+    if same_as is not None:
+        res = same_as
+    else:
+        argv = [cxx, "-x", "c++", "-fPIC", "-O0", "-c", "-I" + inc] + list(defines) + [
+            source, "-o", os.path.join(workdir, "probe_inductor.o")]
+        res = runner.run(argv, timeout=120)
+    where = "-I%s%s" % (inc, "" if os.path.isdir(inc) else " (missing)")
+    cp = facts.get("env", {}).get("CPATH")
+    if res.ok:
+        detail = "%s %s compiled it%s" % (os.path.basename(cxx), where,
+                                           " with CPATH=%s" % cp if cp else "")
+        return Check("inductor", True, detail)
+    lines = [ln for ln in res.output.splitlines() if "error" in ln.lower()][:4]
+    detail = "%s %s failed as Torch Inductor would%s:\n%s" % (
+        os.path.basename(cxx), where, " (CPATH=%s)" % cp if cp else " (CPATH unset)",
+        "\n".join(lines) or res.tail(4))
+    from fixenv.headers import _unreached_hint
+
+    return Check("inductor", False, detail, _unreached_hint(facts) or
+                 "run `fixenv apply --yes --python %s` (it sets CPATH when the headers live "
+                 "outside %s)" % (py["executable"], inc))
+
+
 def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
            keep: Optional[str] = None) -> VerifyResult:
     py = facts["python"]
@@ -119,7 +155,6 @@ def verify(facts: Mapping[str, Any], runner: Runner, *, cxx: bool = True,
                                 "%s compiled the same source as C++"
                                 % os.path.basename(str(cxx_path))
                                 if res.ok else _errors(res.output), None if res.ok else hint))
-            from fixenv.cpath import inductor_check  # -I<sysconfig include> + CPATH only
             # When the headers are in the sysconfig include dir, the C++ build above used
             # exactly Inductor's flags and environment: its result is the Inductor check's.
             same = os.path.realpath(str(py.get("sysconfig_include") or include)) == \

@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional
 
 import pytest
 
-from fixenv import cpath
+from fixenv import cpath, verify
 from fixenv.facts import normalize
 from fixenv.runner import Runner
 
@@ -245,11 +245,11 @@ def test_inductor_check_uses_only_cpath(tmp_path, monkeypatch):
               sysconfig="/nonexistent/include/python3.11")
     f["compilers"]["cxx"] = GXX
     monkeypatch.delenv("CPATH", raising=False)
-    bad = cpath.inductor_check(f, Runner(), SOURCE, str(tmp_path), _defines(f["python"]))
+    bad = verify.inductor_check(f, Runner(), SOURCE, str(tmp_path), _defines(f["python"]))
     assert bad is not None and not bad.ok and "(missing)" in bad.detail and bad.fix
     monkeypatch.setenv("CPATH", group(f)["value"])
     f["env"]["CPATH"] = group(f)["value"]  # the facts of a shell that has it
-    good = cpath.inductor_check(f, Runner(), SOURCE, str(tmp_path), _defines(f["python"]))
+    good = verify.inductor_check(f, Runner(), SOURCE, str(tmp_path), _defines(f["python"]))
     assert good is not None and good.ok, good.detail
     from fixenv import headers
     assert headers.via_cpath(f) == str(root / "usr/include/python3.11/Python.h")
