@@ -641,7 +641,8 @@ def _source_hash() -> str:
             p for p in (REPO / d).rglob("*")
             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
         )
-    for extra in ("README.md", "setup.py", "setup.cfg", "MANIFEST.in"):
+    # the zipapp is built by scripts/build-zipapp.sh: a change to it alone is a new build too
+    for extra in ("README.md", "setup.py", "setup.cfg", "MANIFEST.in", "scripts/build-zipapp.sh"):
         if (REPO / extra).is_file():
             files.append(REPO / extra)
     for p in files:
