@@ -279,7 +279,11 @@ def apply_edit(edit: FileEdit) -> Optional[str]:
         return None
     if edit.action == REMOVE:
         if text is not None:
-            if find_block(text) is None or remove_block(text)[0].strip():
+            if edit.guarded:  # planned from the file as it was: delete only that file
+                if text != edit.before:
+                    raise ChangedSincePlanned(
+                        "%s changed since the plan was made; plan again" % edit.path)
+            elif find_block(text) is None or remove_block(text)[0].strip():
                 raise OSError("%s is not wholly fixenv's: refusing to delete it" % edit.path)
             os.unlink(edit.path)
         return None

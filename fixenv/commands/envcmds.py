@@ -18,10 +18,21 @@ from fixenv.runner import RecordingRunner, Runner
 SHELLS = ("sh", "bash", "zsh", "ksh", "dash", "fish")
 
 
-def _group(python: Optional[str]) -> Mapping[str, Any]:
+def _facts(python: Optional[str]) -> Mapping[str, Any]:
     from fixenv.facts import gather
 
-    return gather(RecordingRunner(), python)["cpath"]
+    return gather(RecordingRunner(), python)
+
+
+def _group(python: Optional[str]) -> Mapping[str, Any]:
+    return _facts(python)["cpath"]
+
+
+def _buildenv(facts: Mapping[str, Any]) -> Dict[str, str]:
+    """The build-env step's variables (CC/CXX, TMPDIR, cache dirs) a new shell gets."""
+    from fixenv.kinds.buildenv import env_after
+
+    return dict(env_after(facts))
 
 
 def fixed_value(group: Mapping[str, Any], current: Optional[str]) -> Optional[str]:
@@ -54,7 +65,8 @@ def _shell(shell: Optional[str]) -> str:
 def env_command(python: Optional[str] = None, shell: Optional[str] = None, unset: bool = False,
                 as_json: bool = False, *, settings: Any = None) -> int:
     sh = _shell(shell)
-    group = _group(python)
+    facts = _facts(python)
+    group = facts["cpath"]
     current = group["current"]  # the facts' CPATH: this shell's
     if unset:
         value = cpath.remove(group["dirs"], current)
@@ -66,10 +78,13 @@ def env_command(python: Optional[str] = None, shell: Optional[str] = None, unset
                 if missing else None if group["needed"] or value != current
                 else "CPATH %s" % group["reason"])
     lines = shell_lines(sh, cpath.VAR, value)
+    extra = {} if unset else _buildenv(facts)
+    for var in sorted(extra):
+        lines += shell_lines(sh, var, extra[var])
     if as_json:
         echo(json.dumps({"var": cpath.VAR, "value": value, "shell": sh, "lines": lines,
                                "needed": group["needed"], "dirs": group["dirs"],
-                               "stale": group["stale"], "note": note}, indent=2))
+                               "stale": group["stale"], "note": note, "also": extra}, indent=2))
         return errors.OK
     if note:
         echo("# fixenv: " + note, err=True)
@@ -82,9 +97,11 @@ def exec_command(python: Optional[str] = None, args: Sequence[str] = (), *,
     argv = list(args)
     if not argv:
         raise errors.UsageError("nothing to run", hint="fixenv exec -- python train.py")
-    group = _group(python)
+    facts = _facts(python)
+    group = facts["cpath"]
     value = fixed_value(group, group["current"])
     env: Dict[str, Any] = {cpath.VAR: value}  # None unsets it
+    env.update(_buildenv(facts))  # what a new shell has after apply: CC/CXX, TMPDIR, caches
     return Runner().passthrough(argv, env=env)
 
 
@@ -95,7 +112,9 @@ def reset_command(keep_sysroot: bool = False, as_json: bool = False, *,
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     user = detect(root=root)  # reset acts on this machine: detect its user
     done: List[Dict[str, str]] = []
-    for edit in profile.plan_removal(root=root, user=user):
+    from fixenv.kinds import buildenv  # its own block: CC/CXX, TMPDIR and cache dirs
+
+    for edit in profile.plan_removal(root=root, user=user) + buildenv.plan_removal(root, user):
         try:
             profile.apply_edit(edit)
         except OSError as exc:
@@ -109,7 +128,8 @@ def reset_command(keep_sysroot: bool = False, as_json: bool = False, *,
     if as_json:
         echo(json.dumps({"removed": done, "sysroot_removed": removed_sysroot}, indent=2))
         return errors.OK
-    words = {profile.REMOVE: "deleted", profile.UNBLOCK: "removed the fixenv block from"}
+    words = {profile.REMOVE: "deleted", profile.UNBLOCK: "removed the fixenv block from",
+             profile.WRITE: "removed the fixenv block from"}
     for d in done:
         echo("%s %s" % (words.get(d["action"], d["action"]), d["path"]))
     if removed_sysroot:

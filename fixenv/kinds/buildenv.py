@@ -157,6 +157,26 @@ def _edits(fixes: List[Tuple[str, str, str, str]], root: bool, user: Mapping[str
     return edits, done
 
 
+def plan_removal(root: bool, user: Mapping[str, Any]) -> List[FileEdit]:
+    """What `fixenv reset` removes of this step's work: our whole files, and our block in a
+    user's start-up file (the rest of it kept). Read now: reset acts on this machine."""
+    out: List[FileEdit] = []
+    targets = _targets(True, user) + _targets(False, user) if root else _targets(False, user)
+    for t in targets:
+        text = profile.read(t.path)
+        found = find_block(text or "")
+        if text is None or found is None:
+            continue
+        rest = text[:found[0]] + text[found[1]:]
+        if t.whole and not rest.strip():
+            out.append(FileEdit(t.path, "", profile.REMOVE, root=t.path.startswith("/etc/"),
+                                before=text, guarded=True))
+        else:
+            out.append(FileEdit(t.path, rest, profile.WRITE, root=t.path.startswith("/etc/"),
+                                before=text, guarded=True, backup=False))
+    return out
+
+
 def _targets(root: bool, user: Mapping[str, Any]) -> List[profile.Target]:
     if root:
         out = [profile.Target(SYSTEM_FILE, "sh", True)]

@@ -197,3 +197,28 @@ def _step():
     from types import SimpleNamespace
     return SimpleNamespace(id="build-env", where="playbook:1:1", kind="buildenv",
                            spec={"what": "env"})
+
+
+def test_reset_removes_the_buildenv_block_and_keeps_the_rest(tmp_path, monkeypatch, capsys):
+    """`fixenv reset` undoes the build-env step too: its block leaves the user's file (the
+    rest kept byte for byte), its whole fish file is deleted."""
+    from fixenv.commands.envcmds import reset_command
+    from fixenv.kinds import buildenv
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("SHELL", "/bin/sh")
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    mine = "# my profile\nexport EDITOR=vi\n"
+    blk = buildenv.block({"CC": buildenv.sh_chunk("CC", "gcc-99", "/usr/bin/gcc", "gone", False)})
+    (tmp_path / ".profile").write_text(mine + "\n" + blk)
+    fish = tmp_path / ".config" / "fish" / "conf.d"
+    fish.mkdir(parents=True)
+    (fish / "fixenv-buildenv.fish").write_text(
+        buildenv.block({"CC": buildenv.fish_chunk("CC", "gcc-99", "/usr/bin/gcc", "x", False)}))
+    assert reset_command() == 0
+    assert (tmp_path / ".profile").read_text() == mine + "\n"
+    assert not (fish / "fixenv-buildenv.fish").exists()
+    out = capsys.readouterr().out
+    assert "removed the fixenv block from %s" % (tmp_path / ".profile") in out
+    assert reset_command() == 0 and "nothing to reset" in capsys.readouterr().out
