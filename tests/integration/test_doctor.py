@@ -15,6 +15,8 @@ import sys
 
 import pytest
 
+from tests.factsfix import make_facts
+
 from fixenv.commands.doctor import (FAIL, OK, ORDER, SKIP, WARN, build_report, cpath_check,
                                     header_version, headers_check)
 from fixenv.engine import load_playbook, make_plan
@@ -33,15 +35,10 @@ needs_headers = pytest.mark.skipif(not os.path.isfile(SYSTEM_INC + "/Python.h"),
 def described(**python) -> dict:
     """A Debian 12 machine, not root, sudo allowed, Python 3.12 from apt without headers and
     no compilers (nothing on this host is at those paths)."""
-    py = {"executable": "/usr/bin/python3.12", "version": "3.12.3", "implementation": "CPython",
-          "abiflags": "", "prefix": "/usr", "base_prefix": "/usr", "in_venv": False,
-          "include": "/usr/include/python3.12", "has_headers": False, "provider": "apt"}
+    py = {"executable": "/usr/bin/python3.12", "version": "3.12.3",
+          "include": "/usr/include/python3.12"}
     py.update(python)
-    return normalize({
-        "os": {"system": "Linux", "id": "debian", "version": "12", "like": [],
-               "arch": "x86_64"},
-        "managers": ["apt"], "privilege": {"root": False, "sudo": True}, "python": py,
-        "compilers": {"cc": None, "cxx": None}, "env": {"CPATH": None}})
+    return normalize(make_facts(root=False, sudo=True, python=py))
 
 
 def report_for(facts):

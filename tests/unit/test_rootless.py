@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from tests.factsfix import make_facts
+
 from fixenv import rootless
 from fixenv.engine import load_playbook, make_plan
 from fixenv.facts import normalize
@@ -91,17 +93,9 @@ def test_without_package_lists_a_private_copy_is_refreshed():
 
 
 def _facts(**py):
-    f = {"os": {"system": "Linux", "id": "debian", "version": "12", "like": [],
-                "arch": "x86_64"},
-         "managers": ["apt"], "privilege": {"root": False, "sudo": False},
-         "python": {"executable": "/usr/bin/python3.11", "version": "3.11.2",
-                    "implementation": "CPython", "abiflags": "", "prefix": "/usr",
-                    "base_prefix": "/usr", "in_venv": False,
-                    "include": "/usr/include/python3.11", "has_headers": False,
-                    "provider": "apt", "multiarch": "x86_64-linux-gnu", **py},
-         "compilers": {"cc": "/usr/bin/gcc", "cxx": "/usr/bin/g++"},
-         "env": {"CPATH": None}}
-    return normalize(f)
+    return normalize(make_facts(root=False, sudo=False,
+                                python=dict({"multiarch": "x86_64-linux-gnu"}, **py),
+                                compilers={"cc": "/usr/bin/gcc", "cxx": "/usr/bin/g++"}))
 
 
 def test_plan_for_an_unprivileged_user_is_the_rootless_route(tmp_path, monkeypatch):
