@@ -105,19 +105,21 @@ def block_for(shell: str, var: str, dirs: Sequence[str], drop: Sequence[str] = (
 
 # ----------------------------------------------------------------------------- text edits
 
-def find_block(text: str) -> Optional[Tuple[int, int]]:
-    """(start, end) offsets of our block including its trailing newline, or None."""
-    start = text.find(BEGIN)
+def find_block(text: str, begin: str = BEGIN, end_marker: str = END
+               ) -> Optional[Tuple[int, int]]:
+    """(start, end) offsets of a marked block (ours by default) including its trailing
+    newline, or None."""
+    start = text.find(begin)
     while start > 0 and text[start - 1] != "\n":  # the marker must start a line
-        start = text.find(BEGIN, start + 1)
+        start = text.find(begin, start + 1)
         if start < 0:
             return None
     if start < 0:
         return None
-    end = text.find(END, start)
+    end = text.find(end_marker, start)
     if end < 0:
         return None
-    end += len(END)
+    end += len(end_marker)
     if text[end:end + 1] == "\n":
         end += 1
     return start, end

@@ -75,16 +75,8 @@ def fish_chunk(var: str, old: str, new: str, why: str, mkdir: bool) -> str:
 
 
 def find_block(text: str) -> Optional[Tuple[int, int]]:
-    start = text.find(BEGIN)
-    if start < 0 or (start > 0 and text[start - 1] != "\n"):
-        return None
-    end = text.find(END, start)
-    if end < 0:
-        return None
-    end += len(END)
-    if text[end:end + 1] == "\n":
-        end += 1
-    return start, end
+    """Our block (its own markers), found as profile finds the CPATH block."""
+    return profile.find_block(text, BEGIN, END)
 
 
 def chunks(text: Optional[str]) -> Dict[str, str]:
