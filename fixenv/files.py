@@ -13,7 +13,6 @@ the previous content, and never a half-written file.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Optional
 
 BACKUP_SUFFIX = ".fixenv-backup"
@@ -21,6 +20,8 @@ BACKUP_SUFFIX = ".fixenv-backup"
 
 def _write_new(directory: str, data: bytes, mode: int, like: Optional[os.stat_result]) -> str:
     """A fsync'ed temp file in `directory` holding `data`; the caller renames or removes it."""
+    import tempfile  # here: planning imports this module and never writes
+
     fd, tmp = tempfile.mkstemp(prefix=".fixenv-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:

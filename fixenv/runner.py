@@ -116,6 +116,15 @@ class Pending:
         self._input = input
         self._result = immediate
 
+    def discard(self) -> None:
+        """Not needed after all (the command failed before it was read): stop it and reap it."""
+        if self._result is not None or self._proc is None:
+            return
+        if self._proc.poll() is None:
+            _signal_group(self._proc, signal.SIGKILL)
+        self._proc.communicate()
+        self._result = Result(self._argv, self._proc.returncode, "", "discarded", 0.0)
+
     def result(self) -> Result:
         if self._result is not None:
             return self._result

@@ -97,25 +97,35 @@ def gather_facts(python: Optional[str]):
 def plan_for(python: Optional[str], facts_file: Optional[str], playbook: Optional[str],
              rootless: bool = False) -> Tuple[Dict[str, Any], Any]:
     """Facts and the plan: probed on this machine, or read from a --facts file."""
-    from fixenv.engine import load_playbook, make_plan
     from fixenv.runner import RecordingRunner
 
     if facts_file and python:
         raise errors.UsageError("--facts and --python conflict: a facts file already names "
                                 "its Python", hint="drop one of them")
-    pb = load_playbook(playbook)
     if facts_file:
+        from fixenv.engine import load_playbook, make_plan
         from fixenv.facts import load_file
 
+        pb = load_playbook(playbook)
         facts = load_file(facts_file)
         if rootless:
             from fixenv.cpath import update_facts
             update_facts(facts, force_rootless=True)
         return facts, make_plan(pb, facts, RecordingRunner(), probe=False)
     runner = RecordingRunner()
-    from fixenv.facts import gather
+    from fixenv.facts import begin
 
-    facts = gather(runner, python)
+    # The probes' processes start first and run while the playbook loads (its imports and
+    # YAML are most of a plan's start-up); a playbook error stops them.
+    gathering = begin(runner, python)
+    try:
+        from fixenv.engine import load_playbook, make_plan
+
+        pb = load_playbook(playbook)
+    except BaseException:
+        gathering.discard()
+        raise
+    facts = gathering.finish()
     if rootless:
         from fixenv.cpath import update_facts
         update_facts(facts, force_rootless=True)

@@ -45,34 +45,75 @@ REQUIRED: Dict[str, Any] = {
 }
 
 
+class Gathering:
+    """A probe of this machine under way: its processes run while the caller does other work
+    (plan loads the playbook meanwhile). `finish()` gives the facts; `discard()` stops it."""
+
+    def __init__(self, runner: Runner, python: Optional[str],
+                 environ: Optional[Mapping[str, str]], root_dir: Optional[str]) -> None:
+        self._runner = runner
+        self._env = env = dict(os.environ if environ is None else environ)
+        self._error: Optional[BaseException] = None
+        self._pending: List[Any] = []
+        try:
+            self._target = target = _python.resolve_target(python, env)
+        except InputError as exc:  # raised by finish(): errors keep the order they had
+            self._error = exc
+            return
+        self._probe = _python.start_probe(runner, target)
+        self._pending.append(self._probe)
+        self._is_root = is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+        self._sudo = None
+        if not is_root and _python._which("sudo", env.get("PATH", "")):
+            self._sudo = runner.start(["sudo", "-n", "true"], timeout=10)
+            self._pending.append(self._sudo)
+        try:
+            self._os = osinfo.detect_os(root_dir)
+            self._managers = osinfo.detect_managers(self._os)
+            # The ownership query runs alongside the probe; skipped when the path names it.
+            self._owner = provider.start(runner, self._managers, os.path.realpath(target), env)
+        except BaseException:
+            self.discard()
+            raise
+        if self._owner is not None:
+            self._pending.append(self._owner[2])
+
+    def discard(self) -> None:
+        for pending in self._pending:
+            pending.discard()
+
+    def finish(self) -> Facts:
+        if self._error is not None:
+            raise self._error
+        runner, env, target, is_root = self._runner, self._env, self._target, self._is_root
+        py = _python.finish_probe(self._probe, target)
+        py.update(provider.finish(runner, self._managers, self._owner, py, env))
+        facts: Facts = {
+            "os": self._os,
+            "managers": self._managers,
+            "privilege": {"root": bool(is_root),
+                          "sudo": bool(self._sudo is not None and self._sudo.result().ok)},
+            "python": py,
+            "compilers": _compilers.detect_compilers(env),
+            "env": {"CPATH": env.get("CPATH")},
+            "user": _user.detect(env, bool(is_root)),
+            "buildenv": _buildenv.detect(env, system=str(self._os.get("system")),
+                                         root=bool(is_root)),
+        }
+        return dict(_values.check(normalize(facts), "the probe of %s" % target))
+
+
+def begin(runner: Runner, python: Optional[str] = None,
+          environ: Optional[Mapping[str, str]] = None,
+          root_dir: Optional[str] = None) -> Gathering:
+    """Start probing this machine; the probes' processes run until `.finish()`."""
+    return Gathering(runner, python, environ, root_dir)
+
+
 def gather(runner: Runner, python: Optional[str] = None,
            environ: Optional[Mapping[str, str]] = None, root_dir: Optional[str] = None) -> Facts:
     """Probe this machine. Independent probes run concurrently."""
-    env = dict(os.environ if environ is None else environ)
-    target = _python.resolve_target(python, env)
-    probe = _python.start_probe(runner, target)
-    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    sudo_pending = None
-    if not is_root and _python._which("sudo", env.get("PATH", "")):
-        sudo_pending = runner.start(["sudo", "-n", "true"], timeout=10)
-    os_facts = osinfo.detect_os(root_dir)
-    managers = osinfo.detect_managers(os_facts)
-    # The ownership query runs alongside the probe; skipped when the path names the owner.
-    owner_started = provider.start(runner, managers, os.path.realpath(target), env)
-    py = _python.finish_probe(probe, target)
-    py.update(provider.finish(runner, managers, owner_started, py, env))
-    facts: Facts = {
-        "os": os_facts,
-        "managers": managers,
-        "privilege": {"root": bool(is_root),
-                      "sudo": bool(sudo_pending is not None and sudo_pending.result().ok)},
-        "python": py,
-        "compilers": _compilers.detect_compilers(env),
-        "env": {"CPATH": env.get("CPATH")},
-        "user": _user.detect(env, bool(is_root)),
-        "buildenv": _buildenv.detect(env, system=str(os_facts.get("system")), root=bool(is_root)),
-    }
-    return dict(_values.check(normalize(facts), "the probe of %s" % target))
+    return begin(runner, python, environ, root_dir).finish()
 
 
 def _check(node: Any, spec: Any, path: str, errors: List[str]) -> None:

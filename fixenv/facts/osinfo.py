@@ -17,7 +17,6 @@ their family (the family comes from ID / ID_LIKE, never from the version).
 from __future__ import annotations
 
 import os
-import platform
 import re
 import shutil
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Tuple
@@ -157,13 +156,21 @@ def normalize_os(osf: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     return osf
 
 
+def _uname() -> os.uname_result:
+    """The kernel's name and machine (what platform.system()/machine() return on POSIX)."""
+    return os.uname()
+
+
 def detect_os(root_dir: Optional[str] = None) -> Dict[str, object]:
     """Read the OS from os-release (via distro). `root_dir` points at a fake root tree."""
-    system = platform.system()
+    uname = _uname()
+    system, machine = uname.sysname, uname.machine
     if system == "Darwin" and root_dir is None:
+        import platform  # macOS only: `platform` costs ~3 ms of every start-up elsewhere
+
         ver, note = classify_version(platform.mac_ver()[0], "the macOS version")
         out: Dict[str, object] = {"system": "Darwin", "id": "macos", "version": ver, "like": [],
-                                  "codename": "", "arch": platform.machine(), "family": "macos",
+                                  "codename": "", "arch": machine, "family": "macos",
                                   "major": ver.split(".")[0] if ver else None}
         if note:
             out["version_note"] = note
@@ -195,7 +202,7 @@ def detect_os(root_dir: Optional[str] = None) -> Dict[str, object]:
         "version": version,
         "like": like,
         "codename": codename,
-        "arch": platform.machine(),
+        "arch": machine,
         "family": family_of(os_id, like),
         "major": version.split(".")[0] if version else None,
     }

@@ -5,7 +5,6 @@ duplicate keys are refused (PyYAML would silently keep the last), and errors say
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
@@ -52,6 +51,8 @@ class Ctx:
     def check_keys(self, node: Dict[str, Any], allowed: Sequence[str], keypath: str) -> None:
         for key in node:
             if key not in allowed:
+                import difflib  # only for a mistake's "did you mean"
+
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = "did you mean %r?" % close[0] if close else \
                     "allowed keys: %s" % ", ".join(allowed)
@@ -276,6 +277,8 @@ def load_text(text: str, file: str) -> Playbook:
         kind_name = ctx.string(raw, "kind", kp, required=True)
         kind = KINDS.get(kind_name or "")
         if kind is None:
+            import difflib
+
             close = difflib.get_close_matches(kind_name or "", list(KINDS), n=1)
             hint = " (did you mean %r?)" % close[0] if close else ""
             raise ctx.error(kp + ".kind", "unknown step kind %r%s; kinds: %s"

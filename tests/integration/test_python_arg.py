@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -93,3 +94,37 @@ def test_a_pyenv_shim_that_runs_nothing_here_names_the_real_interpreters(tmp_pat
     assert lines[1] == ("fixenv: hint: name the real interpreter: --python "
                         "%s/versions/3.12.1/bin/python3.12" % PYENV), lines
     assert "Traceback" not in res.stderr
+
+
+def test_a_playbook_error_stops_the_probe_that_started_before_it(tmp_path):
+    """plan starts the target's probe before loading the playbook (they overlap); when the
+    playbook is wrong the probe is killed and reaped, not waited for or left running."""
+    marker = tmp_path / "probe-ran-to-the-end"
+    slow = _exe(tmp_path / "python3", "#!/bin/sh\nsleep 20\ntouch %s\n" % marker)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nsteps:\n  - id: x\n    kind: nosuchkind\n")
+    started = time.monotonic()
+    res = subprocess.run([FIXENV, "plan", "--python", slow, "--playbook", str(bad)],
+                         capture_output=True, text=True, timeout=60)
+    took = time.monotonic() - started
+    assert res.returncode == INPUT, res.stderr
+    assert "unknown step kind 'nosuchkind'" in res.stderr
+    assert took < 10, took  # the 20 s probe was not waited for
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "sleep 20" not in ps.splitlines(), "the probe's process is still running"
+    assert not marker.exists()
+
+
+def test_a_bad_playbook_is_reported_before_a_bad_python(tmp_path):
+    """Both wrong: the order of the errors is the one plan always had (playbook first)."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("steps: [\n")
+    res = subprocess.run([FIXENV, "plan", "--python", str(tmp_path / "nope"),
+                          "--playbook", str(bad)], capture_output=True, text=True)
+    assert res.returncode == INPUT
+    assert res.stderr.startswith("fixenv: error: %s:" % bad), res.stderr
+    # and alone, the bad Python still gets its own line
+    res = subprocess.run([FIXENV, "plan", "--python", str(tmp_path / "nope")],
+                         capture_output=True, text=True)
+    assert res.returncode == INPUT
+    assert "--python %s" % (tmp_path / "nope") in res.stderr.splitlines()[0], res.stderr

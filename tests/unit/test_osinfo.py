@@ -186,9 +186,10 @@ def test_derivative_is_placed_by_id_like(tmp_path):
 
 
 def test_macos_facts_from_platform(monkeypatch):
-    monkeypatch.setattr(platform, "system", lambda: "Darwin")
+    real = os.uname()
+    monkeypatch.setattr(osinfo, "_uname", lambda: os.uname_result(
+        ("Darwin", real.nodename, "23.5.0", real.version, "arm64")))
     monkeypatch.setattr(platform, "mac_ver", lambda: ("14.5", ("", "", ""), "arm64"))
-    monkeypatch.setattr(platform, "machine", lambda: "arm64")
     got = osinfo.detect_os()
     assert got == {"system": "Darwin", "id": "macos", "version": "14.5", "like": [],
                    "codename": "", "arch": "arm64", "family": "macos", "major": "14"}
