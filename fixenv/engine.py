@@ -84,6 +84,7 @@ def make_plan(playbook: Playbook, facts: Mapping[str, Any], runner: Runner, *,
                                      condition="unless: " + step.unless.source))
             continue
         planned = _once(KINDS[step.kind].plan(step, facts, runner, pctx), refreshed)
+        pctx.earlier[step.id] = (step.kind, planned.status)
         steps.append(resolve(planned, facts, settle_files=probe))
     return Plan(playbook=playbook.name, steps=tuple(steps),
                 target=str(facts["python"].get("executable", "")),

@@ -24,6 +24,9 @@ class PlanContext:
     probe: bool = True  # False when planning from a --facts file for another machine
     # (manager, package) -> id of the earlier step that installs it: a package is planned once
     planned: Dict[Tuple[str, str], str] = field(default_factory=dict)
+    # (kind, status) of every earlier step, by id: a step that builds on another's result
+    # (env on the rootless fetch) reads it here
+    earlier: Dict[str, Tuple[str, str]] = field(default_factory=dict)
 
 
 def render(t: Template, facts: Mapping[str, Any], step: Step, what: str) -> str:

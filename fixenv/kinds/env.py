@@ -16,7 +16,7 @@ from typing import Any, Dict, Mapping
 
 from fixenv import cpath, profile
 from fixenv.kinds.common import PATH, PlanContext, checked
-from fixenv.model import CHANGE, OK, PlannedStep
+from fixenv.model import BLOCKED, CHANGE, OK, SKIP, PlannedStep
 from fixenv.playbook.model import Step
 from fixenv.runner import Runner
 
@@ -43,12 +43,24 @@ def plan(step: Step, facts: Mapping[str, Any], runner: Runner, pctx: PlanContext
     dirs = [checked(d, PATH, "path", step) for d in group["dirs"]]
     drop = [d for d in group["stale"] if PATH.match(d)]
     issues = cpath.problems(group)
+    value = group["value"]
+    blocked_fetch = [sid for sid, (kind, status) in pctx.earlier.items()
+                     if kind == "rootless" and status == BLOCKED]
+    if group.get("rootless") and blocked_fetch:
+        # The headers CPATH would point at never arrive: no edit for them (a user's start-up
+        # file naming an empty sysroot fixes nothing and hides the real failure).
+        sysroot = str(group["sysroot"]).rstrip("/") + "/"
+        dirs = [d for d in dirs if not (d + "/").startswith(sysroot)]
+        value = cpath.merge(dirs, group["current"], drop) or None
+        if not dirs and not issues:
+            return PlannedStep(step.id, step.kind, step.name, SKIP,
+                               "CPATH not set: step %r, which would unpack the headers into "
+                               "%s, is blocked" % (blocked_fetch[0], group["sysroot"]))
     if not dirs and not issues:
         return PlannedStep(step.id, step.kind, step.name, OK, "CPATH " + group["reason"])
     root = bool(facts["privilege"].get("root"))
     edits, done = profile.plan_edits(var, dirs, drop, root=root, user=facts["user"],
                                      probe=pctx.probe)
-    value = group["value"]
     now_ok = not issues and all(d in cpath.split(group["current"])[0] for d in dirs)
     if pctx.probe and done:
         where = ", ".join(e.path for e in edits)
@@ -61,6 +73,8 @@ def plan(step: Step, facts: Mapping[str, Any], runner: Runner, pctx: PlanContext
     what = []
     if dirs:
         what.append("%s=%s for new shells (%s)" % (var, value, group["reason"]))
+    elif blocked_fetch and group.get("rootless"):
+        what.append("no sysroot dirs: step %r is blocked" % blocked_fetch[0])
     what += ["repair: " + i for i in issues]
     data = (("name", var), ("value", value)) if value else (("name", var),)
     return PlannedStep(step.id, step.kind, step.name, CHANGE, "; ".join(what),

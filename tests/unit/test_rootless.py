@@ -207,6 +207,28 @@ def test_rootless_is_blocked_where_the_rule_is():
     step = {s.id: s for s in plan.steps}["rootless-headers"]
     assert step.status == "blocked" and "uv python install 3.13.5t" in step.reason
     assert step.commands == ()
+    # and CPATH is not pointed at the sysroot the blocked step would have filled: no edit
+    # of the user's start-up files for headers that never arrive
+    cp = {s.id: s for s in plan.steps}["cpath"]
+    assert cp.status == "skip", (cp.status, cp.reason)
+    assert "'rootless-headers'" in cp.reason and "blocked" in cp.reason
+    assert cp.files == () and cp.actions == ()
+    assert plan.blocked == ("rootless-headers",)
+
+
+def test_a_blocked_rootless_fetch_still_repairs_a_broken_cpath():
+    """Another version's header dir in CPATH is still dropped; the sysroot is not added."""
+    f = _facts(abiflags="t", executable="/usr/bin/python3.13t", version="3.13.5",
+               include="/usr/include/python3.13t")
+    f["env"]["CPATH"] = "/usr/include/python3.11"
+    f.pop("cpath")
+    f = normalize(f)
+    cp = {s.id: s for s in make_plan(load_playbook(), f, RecordingRunner(),
+                                     probe=False).steps}["cpath"]
+    assert cp.status == "change", cp.reason
+    assert "no sysroot dirs: step 'rootless-headers' is blocked" in cp.reason
+    assert "sysroot" not in dict(cp.data).get("value", ""), cp.data
+    assert f["cpath"]["sysroot"] not in str([a for a in cp.actions])
 
 
 def test_a_rootless_step_must_name_an_earlier_packages_step(tmp_path):
