@@ -42,8 +42,6 @@ def test_every_bundled_rule_names_its_source():
 # the phrase docs/support-matrix.md uses for each unverified rule (by its package template)
 UNVERIFIED_IN_MATRIX = {
     "python{{ python.xy_nodot }}-devel": "Amazon Linux 2 `python38-devel`",
-    "python": "Arch `python`",
-    "base-devel": "`base-devel`",
     "command-line-tools": "macOS Command Line Tools",
 }
 
