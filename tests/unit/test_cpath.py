@@ -12,6 +12,8 @@ from typing import Any, Dict, Optional
 
 import pytest
 
+from tests.factsfix import make_facts
+
 from fixenv import cpath, verify
 from fixenv.facts import normalize
 from fixenv.runner import Runner
@@ -27,20 +29,13 @@ def facts(*, include: str = "/usr/include/python3.11", sysconfig: Optional[str] 
           has: bool = True, provider: str = "apt", root: bool = False, sudo: bool = False,
           cpath_now: Optional[str] = None, version: str = "3.11.2", abiflags: str = "",
           family_id: str = "debian") -> Dict[str, Any]:
-    f = {
-        "os": {"system": "Linux", "id": family_id, "version": "12", "like": [],
-               "arch": "x86_64"},
-        "managers": ["apt"],
-        "privilege": {"root": root, "sudo": sudo},
-        "python": {"executable": "/usr/bin/python3.11", "version": version,
-                   "implementation": "CPython", "abiflags": abiflags, "prefix": "/usr",
-                   "base_prefix": "/usr", "in_venv": False, "include": include,
-                   "sysconfig_include": sysconfig or include, "has_headers": has,
-                   "provider": provider, "multiarch": "x86_64-linux-gnu"},
-        "compilers": {"cc": "/usr/bin/gcc", "cxx": "/usr/bin/g++"},
-        "env": {"CPATH": cpath_now},
-        "cpath": {},  # keep normalize from computing it with the real environment
-    }
+    f = make_facts(
+        root=root, sudo=sudo, os={"id": family_id},
+        python={"version": version, "abiflags": abiflags, "include": include,
+                "sysconfig_include": sysconfig or include, "has_headers": has,
+                "provider": provider, "multiarch": "x86_64-linux-gnu"},
+        compilers={"cc": "/usr/bin/gcc", "cxx": "/usr/bin/g++"}, env={"CPATH": cpath_now},
+        cpath={})  # cpath: keep normalize from computing it with the real environment
     normalize(f)
     return f
 

@@ -10,6 +10,8 @@ from typing import Dict, List, Optional
 
 import pytest
 
+from tests.factsfix import make_facts
+
 from fixenv.errors import InputError
 from fixenv.facts import normalize, osinfo, validate
 
@@ -77,14 +79,10 @@ def test_detect_os_from_fake_root(name):
 
 
 def _facts_for(os_facts: Dict) -> Dict:
-    return {
-        "os": dict(os_facts), "managers": ["apt"], "privilege": {"root": True, "sudo": False},
-        "python": {"executable": "/usr/bin/python3", "version": "3.14.1",
-                   "implementation": "CPython", "abiflags": "", "prefix": "/usr",
-                   "base_prefix": "/usr", "in_venv": False, "include": "/usr/include/python3.14",
-                   "has_headers": False, "provider": "apt"},
-        "compilers": {"cc": None, "cxx": None}, "env": {"CPATH": None},
-    }
+    f = make_facts(python={"executable": "/usr/bin/python3", "version": "3.14.1",
+                           "include": "/usr/include/python3.14"})
+    f["os"] = dict(os_facts)
+    return f
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -4,11 +4,12 @@ the plan's reason shows); `blocked:` / `no_rule:` are validated like every other
 (file:line:col) and plan a `blocked` step with its ways out."""
 from __future__ import annotations
 
-import copy
 import json
 import os
 
 import pytest
+
+from tests.factsfix import make_facts
 
 from fixenv.engine import load_playbook, make_plan
 from fixenv.errors import InputError
@@ -58,18 +59,13 @@ def test_the_matrix_lists_every_unverified_rule():
 
 
 def _facts(**over):
-    f = {"os": {"system": "Linux", "id": "amzn", "version": "2", "like": ["centos", "rhel"],
-                "arch": "x86_64"},
-         "managers": ["yum"], "privilege": {"root": True, "sudo": False},
-         "python": {"executable": "/usr/bin/python3.8", "version": "3.8.16",
-                    "implementation": "CPython", "abiflags": "", "prefix": "/usr",
-                    "base_prefix": "/usr", "in_venv": False,
-                    "include": "/usr/include/python3.8", "has_headers": False,
-                    "provider": "yum"},
-         "compilers": {"cc": "/usr/bin/gcc", "cxx": "/usr/bin/g++"}, "env": {"CPATH": None}}
-    for k, v in over.items():
-        f["python"][k] = v
-    return validate(copy.deepcopy(f), "facts")
+    """Amazon Linux 2 with yum's python3.8 (no headers), from the shared facts fixture."""
+    f = make_facts(os={"id": "amzn", "version": "2", "like": ["centos", "rhel"]},
+                   managers=["yum"],
+                   python={"executable": "/usr/bin/python3.8", "version": "3.8.16",
+                           "include": "/usr/include/python3.8", "provider": "yum", **over},
+                   compilers={"cc": "/usr/bin/gcc", "cxx": "/usr/bin/g++"})
+    return validate(f, "facts")
 
 
 def test_an_unverified_rule_says_so_in_the_plan():
