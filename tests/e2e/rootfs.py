@@ -47,7 +47,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Mapping, Optional, Sequence
+from typing import Callable, Iterator, Mapping, Optional, Sequence
 
 SUITE = "bookworm"  # the default suite everywhere
 SUITES = ("bullseye", "bookworm", "trixie", "unstable")
@@ -661,18 +661,19 @@ def _wheel_python() -> str:
     return exe
 
 
-def wheelhouse() -> Path:
-    """fixenv (built from this checkout) + its dependencies as wheels, cached by source hash."""
-    final = cache_dir() / f"wheelhouse-{_source_hash()}"
+def _built_from_checkout(name: str, build: Callable[[Path, Path, Path], None]) -> Path:
+    """A directory `build(src, out, tmp)` fills from a copy of this checkout, cached by source
+    hash (built once per source change, under a lock; stale ones removed). The copy keeps
+    build/, dist/ and egg-info out of the work tree."""
+    final = cache_dir() / f"{name}-{_source_hash()}"
     if final.is_dir():
         return final
-    with _locked("wheelhouse"):
+    with _locked(name):
         if final.is_dir():
             return final
-        _log("building the fixenv wheelhouse (once per source change)")
-        tmp = Path(tempfile.mkdtemp(prefix=".build-wheelhouse-", dir=cache_dir()))
+        _log(f"building the fixenv {name} (once per source change)")
+        tmp = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=cache_dir()))
         try:
-            # Build from a copy so no build/ or egg-info appears in the working tree.
             src = tmp / "src"
             shutil.copytree(
                 REPO, src,
@@ -680,58 +681,38 @@ def wheelhouse() -> Path:
                     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__",
                     ".pytest_cache", "tests"),
             )
-            out = tmp / "wheels"
-            _check(
-                [_wheel_python(), "-m", "pip", "wheel", "--disable-pip-version-check",
-                 "--wheel-dir", str(out), str(src)],
-                timeout=900,
-            )
-            if not list(out.glob("fixenv-*.whl")):
-                raise RootError("pip wheel produced no fixenv wheel")
-            for old in cache_dir().glob("wheelhouse-*"):  # stale ones, not in use any more
+            out = tmp / "out"
+            out.mkdir()
+            build(src, out, tmp)
+            for old in cache_dir().glob(f"{name}-*"):  # stale ones, not in use any more
                 if time.time() - old.stat().st_mtime > 6 * 3600:
                     shutil.rmtree(old, ignore_errors=True)
+            if final.exists():
+                shutil.rmtree(final)
             os.rename(out, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 
-def zipapp() -> Path:
-    """``scripts/build-zipapp.sh`` of this checkout, cached by the wheelhouse's source hash.
+def wheelhouse() -> Path:
+    """fixenv (built from this checkout) + its dependencies as wheels, cached by source hash."""
+    def build(src: Path, out: Path, tmp: Path) -> None:
+        _check([_wheel_python(), "-m", "pip", "wheel", "--disable-pip-version-check",
+                "--wheel-dir", str(out), str(src)], timeout=900)
+        if not list(out.glob("fixenv-*.whl")):
+            raise RootError("pip wheel produced no fixenv wheel")
 
-    Built from a copy of the checkout, so nothing (dist/, build/) appears in the work tree.
-    """
-    final_dir = cache_dir() / f"zipapp-{_source_hash()}"
-    final = final_dir / "fixenv.pyz"
-    if final.is_file():
-        return final
-    with _locked("zipapp"):
-        if final.is_file():
-            return final
-        _log("building the fixenv zipapp (once per source change)")
-        tmp = Path(tempfile.mkdtemp(prefix=".build-zipapp-", dir=cache_dir()))
-        try:
-            src = tmp / "src"
-            shutil.copytree(
-                REPO, src,
-                ignore=shutil.ignore_patterns(
-                    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__",
-                    ".pytest_cache", "tests"),
-            )
-            out_dir = tmp / "out"
-            out_dir.mkdir()
-            env = dict(os.environ, PYTHON=_wheel_python(), TMPDIR=str(tmp))
-            _check(["bash", str(src / "scripts" / "build-zipapp.sh"),
-                    str(out_dir / "fixenv.pyz")], timeout=900, env=env)
-            if not (out_dir / "fixenv.pyz").is_file():
-                raise RootError("build-zipapp.sh produced no fixenv.pyz")
-            for old in cache_dir().glob("zipapp-*"):  # stale ones, not in use any more
-                if time.time() - old.stat().st_mtime > 6 * 3600:
-                    shutil.rmtree(old, ignore_errors=True)
-            if final_dir.exists():
-                shutil.rmtree(final_dir)
-            os.rename(out_dir, final_dir)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return _built_from_checkout("wheelhouse", build)
+
+
+def zipapp() -> Path:
+    """``scripts/build-zipapp.sh`` of this checkout, cached by the source hash."""
+    def build(src: Path, out: Path, tmp: Path) -> None:
+        env = dict(os.environ, PYTHON=_wheel_python(), TMPDIR=str(tmp))
+        _check(["bash", str(src / "scripts" / "build-zipapp.sh"), str(out / "fixenv.pyz")],
+               timeout=900, env=env)
+        if not (out / "fixenv.pyz").is_file():
+            raise RootError("build-zipapp.sh produced no fixenv.pyz")
+
+    return _built_from_checkout("zipapp", build) / "fixenv.pyz"

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from . import rootfs
+from .fixenvrun import describe
 
 pytestmark = pytest.mark.e2e
 
@@ -34,8 +35,7 @@ PY_H = "/usr/include/python3.11/Python.h"
 
 
 def _describe(res: subprocess.CompletedProcess) -> str:
-    return (f"exit {res.returncode}: {res.args[-6:]}\n--- stdout\n{res.stdout[-5000:]}"
-            f"\n--- stderr\n{res.stderr[-5000:]}")
+    return describe(res, tail=5000, words=6)
 
 
 def build_backend_wheels() -> Path:

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from . import rootfs
+from .fixenvrun import describe
 
 pytestmark = pytest.mark.e2e
 
@@ -45,8 +46,7 @@ BUILD = ("cd && g++ -x c++ -shared -fPIC -I%s e2e.c -o e2emod.so && "
 
 
 def _describe(res: subprocess.CompletedProcess) -> str:
-    return (f"exit {res.returncode}: {res.args[-6:]}\n--- stdout\n{res.stdout[-4000:]}"
-            f"\n--- stderr\n{res.stderr[-4000:]}")
+    return describe(res, tail=4000, words=6)
 
 
 def fixenv(root: rootfs.Root, *args: str, user: str | None = None,

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 
 from . import rootfs
+from .fixenvrun import all_commands, fixenv, fixenv_json
+from .fixenvrun import apt_words as _apt_words
+from .fixenvrun import describe as _describe
 
 pytestmark = pytest.mark.e2e
 
@@ -45,39 +47,6 @@ PyMODINIT_FUNC PyInit_e2emod(void) { return PyModule_Create(&def); }
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def fixenv(root: rootfs.Root, *args: str) -> subprocess.CompletedProcess:
-    assert root.fixenv, "fixenv is not installed in this root"
-    return root.run([root.fixenv, *args], check=False)
-
-
-def _describe(res: subprocess.CompletedProcess) -> str:
-    return (f"exit {res.returncode}: {res.args[-8:]}\n--- stdout\n{res.stdout[-5000:]}"
-            f"\n--- stderr\n{res.stderr[-5000:]}")
-
-
-def fixenv_json(root: rootfs.Root, *args: str, rc: int = 0) -> dict:
-    res = fixenv(root, *args, "--json")
-    assert res.returncode == rc, _describe(res)
-    try:
-        data = json.loads(res.stdout)
-    except ValueError:
-        pytest.fail("--json output is not JSON\n" + _describe(res))
-    assert isinstance(data, dict), _describe(res)
-    return data
-
-
-def all_commands(plan: dict) -> list[list[str]]:
-    return [list(argv) for step in plan["steps"] for argv in step.get("commands") or []]
-
-
-def _apt_words(argv: list[str]) -> list[str]:
-    """argv from the apt program on (drops sudo / env / VAR=value prefixes)."""
-    for i, word in enumerate(argv):
-        if os.path.basename(word) in ("apt-get", "apt", "aptitude"):
-            return argv[i:]
-    return []
 
 
 def installed_by(plan: dict) -> list[str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from . import rootfs
+from .fixenvrun import describe
 
 pytestmark = pytest.mark.e2e
 
@@ -29,8 +30,7 @@ IN_ROOT = "/opt/fixenv.pyz"
 
 
 def _describe(res: subprocess.CompletedProcess) -> str:
-    return (f"exit {res.returncode}: {res.args[-6:]}\n--- stdout\n{res.stdout[-5000:]}"
-            f"\n--- stderr\n{res.stderr[-5000:]}")
+    return describe(res, tail=5000, words=6)
 
 
 @pytest.fixture(scope="module")

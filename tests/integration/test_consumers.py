@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factsfix import make_facts
+
 from fixenv import consumers
 from fixenv.errors import UsageError
 from fixenv.facts import gather, validate
@@ -183,14 +185,7 @@ def test_with_consumers_adds_checks_after_fixenvs_own(tmp_path):
 
 
 def test_plan_and_verify_without_the_flag_never_look_for_consumers(tmp_path):
-    facts = {"os": {"system": "Linux", "id": "debian", "version": "12", "like": [],
-                    "arch": "x86_64"}, "managers": ["apt"],
-             "privilege": {"root": True, "sudo": False},
-             "python": {"executable": HOST, "version": "3.11.2", "implementation": "CPython",
-                        "abiflags": "", "prefix": "/usr", "base_prefix": "/usr",
-                        "in_venv": False, "include": "/usr/include/python3.11",
-                        "has_headers": True, "provider": "apt"},
-             "compilers": {"cc": None, "cxx": None}, "env": {"CPATH": None}}
+    facts = make_facts(python={"executable": HOST, "has_headers": True})
     p = tmp_path / "facts.json"
     p.write_text(json.dumps(facts))
     code = ("import sys; from fixenv.fastpath import run; rc = run(['plan', '--facts', %r]); "
@@ -232,14 +227,7 @@ def test_doctor_lists_consumers_in_one_line_when_there_are_none(tmp_path):
 
 
 def test_facts_files_without_buildenv_get_an_empty_group():
-    doc = {"os": {"system": "Linux", "id": "debian", "version": "12", "like": [],
-                  "arch": "x86_64"}, "managers": ["apt"],
-           "privilege": {"root": True, "sudo": False},
-           "python": {"executable": HOST, "version": "3.11.2", "implementation": "CPython",
-                      "abiflags": "", "prefix": "/usr", "base_prefix": "/usr",
-                      "in_venv": False, "include": "/usr/include/python3.11",
-                      "has_headers": True, "provider": "apt"},
-           "compilers": {"cc": None, "cxx": None}, "env": {"CPATH": None}}
+    doc = make_facts(python={"executable": HOST, "has_headers": True})
     got = validate(doc)["buildenv"]
     assert got == {"noexec": [], "exec_dir": None, "compiler_env": [], "fix_env": {},
                    "openmp": None, "cxx17": None, "cxx20": None}
