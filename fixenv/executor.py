@@ -17,7 +17,7 @@ Rules:
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, List, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, MutableMapping, Optional, Sequence
 
 from fixenv import outcome
 from fixenv.errors import PrivilegeError
@@ -74,7 +74,7 @@ class Executor:
         if name == "command":
             from fixenv.lock import package_wait_notice, _stderr
 
-            notice = package_wait_notice(data["argv"])
+            notice = package_wait_notice(data["argv"], self._package_wait(data["argv"]))
             if notice:
                 _stderr(notice)
         if self.on_event:
@@ -85,6 +85,7 @@ class Executor:
         """Hold fixenv's lock (a second apply waits, bounded, then exits 6), run every step,
         return the recap (with `interrupted` set after Ctrl-C)."""
         from fixenv import lock
+        from fixenv.facts import invocation
         from fixenv.interrupt import terminate_is_interrupt
 
         blocked = root_needed_but_unavailable(plan, facts)
@@ -94,7 +95,8 @@ class Executor:
                 hint="ask an admin to run: " + "; ".join("sudo " + b for b in blocked))
         self._plan = plan
         outcomes: List[StepOutcome] = []
-        with lock.apply_lock(), terminate_is_interrupt():
+        with lock.apply_lock(invocation.lock_file(self.environ), self._lock_wait()), \
+                terminate_is_interrupt():
             interrupted = self._steps(plan, facts, outcomes)
         return Recap(tuple(outcomes), self.verify_result, interrupted)
 
@@ -195,8 +197,24 @@ class Executor:
             todo = [a.display().replace("sudo -n ", "sudo ", 1)
                     for st in steps[steps.index(s):] if st.status == CHANGE
                     for a in st.execs if a.sudo]
-        return outcome.advice(cause, lock_env=lock.TIMEOUT_ENV, lock_timeout=lock.timeout(),
+        return outcome.advice(cause, lock_env=lock.TIMEOUT_ENV, lock_timeout=self._lock_wait(),
                               root_commands=todo)
+
+    def _lock_wait(self) -> float:
+        """Seconds apply waits for another fixenv: $FIXENV_LOCK_TIMEOUT of this run."""
+        from fixenv.facts import invocation
+
+        return invocation.lock_timeout(self.environ)
+
+    def _package_wait(self, argv: Sequence[str]) -> float:
+        """What the command itself was told to wait (apt-get's DPkg::Lock::Timeout, from the
+        plan), else what fixenv waits."""
+        for arg in argv:
+            if arg.startswith("DPkg::Lock::Timeout="):
+                value = arg.split("=", 1)[1]
+                if value.isdigit():
+                    return float(value)
+        return self._lock_wait()
 
     def _verify(self, a: Verify, facts: Mapping[str, Any]) -> None:
         from fixenv.verify import verify
@@ -208,7 +226,8 @@ class Executor:
         if a.consumers:  # the consumers' own builds, with what a new shell has after apply
             from fixenv.verify import after_apply
 
-            done = after_apply(Recap((), self.verify_result), a.python, ",".join(a.consumers))
+            done = after_apply(Recap((), self.verify_result), a.python, ",".join(a.consumers),
+                               self.environ)
             if done.interrupted:
                 raise KeyboardInterrupt("interrupted during the consumer checks")
             self.verify_result = done.verify

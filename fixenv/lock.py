@@ -24,52 +24,22 @@ import fcntl
 import os
 import struct
 import sys
-import tempfile
 import time
 from typing import Callable, Iterator, Optional, Sequence, Tuple
 
-from fixenv import errors
 from fixenv.errors import LockedError
+from fixenv.facts import invocation
 
-TIMEOUT_ENV = "FIXENV_LOCK_TIMEOUT"
-FILE_ENV = "FIXENV_LOCK_FILE"
-DEFAULT_TIMEOUT = 120
+TIMEOUT_ENV = invocation.TIMEOUT_ENV
+FILE_ENV = invocation.FILE_ENV
 POLL = 0.2
 
 Say = Callable[[str], None]
 
 
-def timeout() -> float:
-    """Seconds to wait for a lock: $FIXENV_LOCK_TIMEOUT (a number >= 0), else 120."""
-    raw = os.environ.get(TIMEOUT_ENV, "")
-    if not raw.strip():
-        return float(DEFAULT_TIMEOUT)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise errors.UsageError("%s=%r is not a number of seconds" % (TIMEOUT_ENV, raw),
-                                hint="e.g. %s=300 (0 means do not wait)" % TIMEOUT_ENV)
-    if value < 0 or value != value:
-        raise errors.UsageError("%s=%r must be 0 or more seconds" % (TIMEOUT_ENV, raw))
-    return value
-
-
 def _stderr(message: str) -> None:
     sys.stderr.write("fixenv: %s\n" % message)
     sys.stderr.flush()
-
-
-def default_path() -> str:
-    override = os.environ.get(FILE_ENV)
-    if override:
-        return override
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and os.path.isdir("/run"):
-        return "/run/fixenv.lock"
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime):
-        return os.path.join(runtime, "fixenv.lock")
-    uid = os.geteuid() if hasattr(os, "geteuid") else 0
-    return os.path.join(tempfile.gettempdir(), "fixenv-%d.lock" % uid)
 
 
 def _open(path: str) -> int:
@@ -103,11 +73,9 @@ def _holder(fd: int) -> str:
 
 
 @contextlib.contextmanager
-def apply_lock(path: Optional[str] = None, wait: Optional[float] = None,
-               say: Say = _stderr) -> Iterator[str]:
-    """Hold fixenv's own lock for the block; wait (bounded) for another holder, then fail."""
-    path = path or default_path()
-    wait = timeout() if wait is None else wait
+def apply_lock(path: str, wait: float, say: Say = _stderr) -> Iterator[str]:
+    """Hold fixenv's own lock (`path`, from invocation.lock_file) for the block; wait up to
+    `wait` seconds for another holder, then fail."""
     fd = _open(path)
     try:
         deadline = time.monotonic() + wait
@@ -218,11 +186,11 @@ def package_lock_held(argv: Sequence[str], root: str = "/") -> Optional[Tuple[st
     return None
 
 
-def package_wait_notice(argv: Sequence[str], wait: Optional[float] = None) -> Optional[str]:
+def package_wait_notice(argv: Sequence[str], wait: float) -> Optional[str]:
     held = package_lock_held(argv)
     if held is None:
         return None
     path, pid, name = held
     who = "process %d%s" % (pid, " (%s)" % name if name else "") if pid else "another process"
     return ("%s is held by %s; %s waits up to %gs for it (%s)"
-            % (path, who, _program(argv), timeout() if wait is None else wait, TIMEOUT_ENV))
+            % (path, who, _program(argv), wait, TIMEOUT_ENV))

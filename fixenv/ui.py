@@ -21,6 +21,7 @@ import time
 from typing import (IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence,
                     Tuple)
 
+from fixenv.facts import invocation
 from fixenv.model import Plan, Recap, VerifyResult
 from fixenv.render import invoked_as, past_tense, skip_words
 
@@ -57,9 +58,9 @@ def screen_width(stream: Any) -> Optional[int]:
             return None
     except (AttributeError, ValueError, OSError):
         return None
-    cols = os.environ.get("COLUMNS", "")
-    if cols.isdigit() and int(cols) > 0:
-        return int(cols)
+    cols = invocation.terminal().columns
+    if cols:
+        return cols
     try:
         return os.get_terminal_size(stream.fileno()).columns or None
     except (AttributeError, ValueError, OSError):
@@ -128,19 +129,14 @@ def _merge(line: List[Seg]) -> List[Seg]:
     return out
 
 
-def _env_on(name: str, environ: Mapping[str, str]) -> bool:
-    # no-color.org: "present and not an empty string"
-    return bool(environ.get(name, ""))
-
-
 def wants_color(stream: Any, environ: Optional[Mapping[str, str]] = None) -> bool:
     """Colour and symbols for this stream? NO_COLOR wins, then FORCE_COLOR, then isatty."""
-    env = os.environ if environ is None else environ
-    if _env_on("NO_COLOR", env):
+    term = invocation.terminal(environ)
+    if term.no_color:
         return False
-    if _env_on("FORCE_COLOR", env):
+    if term.force_color:
         return True
-    if env.get("TERM") == "dumb":
+    if term.dumb:
         return False
     isatty = getattr(stream, "isatty", None)
     try:
@@ -152,7 +148,7 @@ def wants_color(stream: Any, environ: Optional[Mapping[str, str]] = None) -> boo
 def is_terminal(stream: Any) -> bool:
     isatty = getattr(stream, "isatty", None)
     try:
-        return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+        return bool(isatty and isatty()) and not invocation.terminal().dumb
     except (ValueError, OSError):
         return False
 
@@ -536,7 +532,7 @@ class Progress:
                  clock: Callable[[], float] = time.monotonic):
         self.stream = stream if stream is not None else sys.stderr
         # NO_COLOR users get no escape codes at all: plain lines instead of a live spinner
-        self.live = (is_terminal(self.stream) and not _env_on("NO_COLOR", os.environ)
+        self.live = (is_terminal(self.stream) and not invocation.terminal().no_color
                      if live is None else live)
         self.out = Out(self.stream, color=(wants_color(self.stream) if color is None else color),
                        verbosity=verbosity)

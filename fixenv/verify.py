@@ -213,11 +213,12 @@ def with_consumers(result: VerifyResult, facts: Mapping[str, Any], runner: Runne
     return VerifyResult(result.python, tuple(result.checks) + tuple(checks), result.skipped)
 
 
-def after_apply(recap: Any, python: Optional[str], spec: Optional[str]) -> Any:
+def after_apply(recap: Any, python: Optional[str], spec: Optional[str],
+                environ: Mapping[str, str]) -> Any:
     """`fixenv apply --consumers`: the consumer checks after apply's own verification, with
-    what a new shell has after the changes (CPATH, the build-env variables): this process's
-    environment predates them. Not run when apply's verification did not run or failed to
-    start; Ctrl-C keeps the recap and marks it interrupted."""
+    what a new shell has after the changes (CPATH, the build-env variables) over `environ`
+    (the executor's environment), which predates them. Not run when apply's verification
+    did not run or failed to start; Ctrl-C keeps the recap and marks it interrupted."""
     import dataclasses
 
     from fixenv import consumers
@@ -229,7 +230,7 @@ def after_apply(recap: Any, python: Optional[str], spec: Optional[str]) -> Any:
     facts = gather(RecordingRunner(), python)
     env = consumers.env_after_apply(facts)
     if env:
-        merged = dict(os.environ)
+        merged = dict(environ)
         merged.update(env)
         facts = dict(facts)
         facts["buildenv"] = buildenv.detect(merged, system=str(facts["os"].get("system")),

@@ -19,11 +19,11 @@ LISTS_DIR = "/var/lib/apt/lists"
 ENV = (("DEBIAN_FRONTEND", "noninteractive"),)
 
 
-def lock_timeout() -> int:
-    """$FIXENV_LOCK_TIMEOUT seconds (checked in fixenv/lock.py: a bad value is a usage error)."""
-    from fixenv.lock import timeout
-
-    return int(round(timeout()))
+def lock_timeout(facts: Optional[Facts] = None) -> int:
+    """Seconds apt-get waits for the dpkg lock: the `invocation.lock_timeout` fact (this run's
+    $FIXENV_LOCK_TIMEOUT, fixenv/facts/invocation.py), 120 when facts do not say."""
+    value = ((facts or {}).get("invocation") or {}).get("lock_timeout")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 120
 
 
 def parse_dpkg_query(text: str) -> Dict[str, Optional[str]]:
@@ -71,14 +71,14 @@ def needs_refresh(names: Sequence[str], runner: Runner, facts: Facts) -> bool:
     return any(candidates.get(n) is None for n in names)
 
 
-def refresh() -> Optional[Command]:
-    return Command(("apt-get", "-o", "DPkg::Lock::Timeout=%d" % lock_timeout(), "update"),
+def refresh(facts: Optional[Facts] = None) -> Optional[Command]:
+    return Command(("apt-get", "-o", "DPkg::Lock::Timeout=%d" % lock_timeout(facts), "update"),
                    root=True, env=ENV, purpose="refresh package lists")
 
 
 def install(names: Sequence[str], *, reinstall: bool = False, prefix: Optional[str] = None,
             facts: Optional[Facts] = None) -> List[Command]:
-    argv = ["apt-get", "-o", "DPkg::Lock::Timeout=%d" % lock_timeout(), "install", "-y",
+    argv = ["apt-get", "-o", "DPkg::Lock::Timeout=%d" % lock_timeout(facts), "install", "-y",
             "--no-install-recommends"]
     if reinstall:
         argv.append("--reinstall")

@@ -23,7 +23,7 @@ class Backend(Protocol):  # pragma: no cover - a typing description; REGISTRY is
     def needs_refresh(self, names: Sequence[str], runner: Runner, facts: Facts) -> bool:
         """Read-only: must the metadata be refreshed before installing `names`?"""
 
-    def refresh(self) -> Optional[Command]:
+    def refresh(self, facts: Optional[Facts] = None) -> Optional[Command]:
         """The metadata refresh command, or None when the manager has none."""
 
 
@@ -33,6 +33,6 @@ def never_refresh(names: Sequence[str], runner: Runner, facts: Facts) -> bool:
     return False
 
 
-def no_refresh() -> Optional[Command]:
+def no_refresh(facts: Optional[Facts] = None) -> Optional[Command]:
     """`refresh` of a manager with no separate metadata refresh command."""
     return None

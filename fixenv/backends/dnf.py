@@ -25,7 +25,7 @@ def query(names: Sequence[str], runner: Runner, facts: Facts) -> Dict[str, Optio
 needs_refresh = base.never_refresh
 
 
-def refresh(program: str = NAME) -> Optional[Command]:
+def refresh(facts: Optional[Facts] = None, program: str = NAME) -> Optional[Command]:
     return Command((program, "makecache"), root=True, purpose="refresh package lists")
 
 

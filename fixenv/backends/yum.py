@@ -20,8 +20,8 @@ query = dnf.query
 needs_refresh = dnf.needs_refresh
 
 
-def refresh() -> Optional[Command]:
-    return dnf.refresh(NAME)
+def refresh(facts: Optional[Facts] = None) -> Optional[Command]:
+    return dnf.refresh(facts, program=NAME)
 
 
 def install(names: Sequence[str], *, reinstall: bool = False, prefix: Optional[str] = None,

@@ -24,7 +24,7 @@ def query(names: Sequence[str], runner: Runner, facts: Facts) -> Dict[str, Optio
 needs_refresh = base.never_refresh
 
 
-def refresh() -> Optional[Command]:
+def refresh(facts: Optional[Facts] = None) -> Optional[Command]:
     return Command(("zypper", "--non-interactive", "refresh"), root=True,
                    purpose="refresh package lists")
 

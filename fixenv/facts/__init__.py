@@ -12,6 +12,7 @@ The JSON shape (`fixenv detect --json`, accepted back by `plan --facts FILE`)::
     user: {name, home, shell, sysroot, ...}   (optional in a facts file: fixenv/facts/user.py
                                                gives its defaults: root -> /root, else
                                                /home/<name>)
+    invocation: {lock_timeout}   (derived: this run's settings, fixenv/facts/invocation.py)
 
 Only those keys are required of a facts file; everything else is derived by `normalize`.
 Planning reads facts only: everything machine-specific it needs is here.
@@ -24,6 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from fixenv.errors import InputError
 from fixenv.facts import buildenv as _buildenv
+from fixenv.facts import invocation as _invocation
 from fixenv.facts import compilers as _compilers
 from fixenv.facts import osinfo, provider
 from fixenv.facts import python as _python
@@ -200,6 +202,8 @@ def normalize(facts: Facts) -> Facts:
                        ("fix_env", {}), ("openmp", None), ("cxx17", None), ("cxx20", None)):
         be.setdefault(key, empty)
     facts["user"] = _user.defaults(facts.get("user") or {}, bool(facts["privilege"]["root"]))
+    # settings of this run, not of the machine described: never a file's (invocation.py)
+    facts["invocation"] = _invocation.detect()
     if "cpath" not in facts:
         from fixenv.cpath import update_facts
         update_facts(facts)

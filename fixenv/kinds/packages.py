@@ -232,7 +232,7 @@ def plan(step: Step, facts: Mapping[str, Any], runner: Runner, pctx: PlanContext
     if not pctx.probe:
         pctx.planned.update({(manager, n): step.id for n in names})
         cmds: List[Command] = []
-        ref = backend.refresh()
+        ref = backend.refresh(facts)
         if ref is not None:
             cmds.append(ref)
         cmds += backend.install(names, reinstall=False, prefix=prefix, facts=facts)
@@ -245,7 +245,7 @@ def plan(step: Step, facts: Mapping[str, Any], runner: Runner, pctx: PlanContext
     pctx.planned.update({(manager, n): step.id for n in missing})
     cmds = []  # (the List[Command] declared above)
     if backend.needs_refresh(missing, runner, facts):
-        ref = backend.refresh()
+        ref = backend.refresh(facts)
         if ref is not None:
             cmds.append(ref)
     cmds += backend.install(missing, reinstall=False, prefix=prefix, facts=facts)

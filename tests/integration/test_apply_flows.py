@@ -407,10 +407,10 @@ def test_pyenv_on_debian_installs_missing_build_deps_then_rebuilds(tmp_path, mon
         exe, os.path.join(DISTROS, "debian12"))
     assert (first["python"]["provider"], first["os"]["id"]) == ("pyenv", "debian")
     missing = [n for n in PYENV_DEBIAN_DEPS if n not in ("make", "xz-utils")]
-    apt_install = ["apt-get", "-o", "DPkg::Lock::Timeout=%d" % apt.lock_timeout(), "install",
+    apt_install = ["apt-get", "-o", "DPkg::Lock::Timeout=%d" % apt.lock_timeout(facts), "install",
                    "-y", "--no-install-recommends"]
     refresh = [] if apt.have_lists() else [["env", "DEBIAN_FRONTEND=noninteractive", "apt-get",
-                                            "-o", "DPkg::Lock::Timeout=%d" % apt.lock_timeout(),
+                                            "-o", "DPkg::Lock::Timeout=%d" % apt.lock_timeout(facts),
                                             "update"]]
     expected = refresh + [["env", "DEBIAN_FRONTEND=noninteractive"] + apt_install + missing,
                           ["pyenv", "install", "--force", R["version"]]]

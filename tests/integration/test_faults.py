@@ -247,9 +247,21 @@ def test_the_notice_says_what_holds_the_lock_and_how_long_apt_waits(tmp_path, mo
     monkeypatch.setenv("FIXENV_LOCK_TIMEOUT", "7")
     monkeypatch.setattr(lock, "package_lock_held",
                         lambda argv, root="/": ("/var/lib/dpkg/lock-frontend", 4242, "apt-get"))
-    note = lock.package_wait_notice(["apt-get", "install", "x"])
+    from fixenv.facts import invocation
+
+    note = lock.package_wait_notice(["apt-get", "install", "x"], invocation.lock_timeout())
     assert note == ("/var/lib/dpkg/lock-frontend is held by process 4242 (apt-get); apt-get "
                     "waits up to 7s for it (FIXENV_LOCK_TIMEOUT)")
+
+
+def test_the_notice_names_the_wait_the_planned_command_carries(monkeypatch):
+    # the plan's apt-get says how long it waits; the notice repeats that, not a later setting
+    from fixenv.executor import Executor
+    from fixenv.runner import RecordingRunner
+
+    ex = Executor(RecordingRunner(), environ={"FIXENV_LOCK_TIMEOUT": "9"})
+    assert ex._package_wait(["apt-get", "-o", "DPkg::Lock::Timeout=33", "install", "x"]) == 33
+    assert ex._package_wait(["dnf", "install", "-y", "x"]) == 9
 
 
 # ----------------------------------------------------------------- fixenv's own lock
