@@ -15,7 +15,7 @@ from fixenv.facts.known import is_known
 from fixenv.facts.python import parse_probe
 from fixenv.playbook import expr, template
 from fixenv.playbook.loader import load_text
-from fixenv.runner import RecordingRunner, Result, Runner
+from fixenv.runner import RecordingRunner, Result
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -221,11 +221,6 @@ def test_plan_never_runs_a_mutating_command():
     with pytest.raises(Exception, match="refused"):
         runner.run(["apt-get", "install", "-y", "x"], mutating=True)
     assert runner.calls == [("apt-get", "install", "-y", "x")]
-
-
-def test_runner_reports_missing_programs_as_rc_127():
-    res = Runner().run(["/nonexistent/program-fixenv"])
-    assert res.rc == 127 and "No such file" in res.stderr
 
 
 def test_facts_validate_names_the_missing_key():
