@@ -8,6 +8,8 @@ import stat
 
 import pytest
 
+from tests.factsfix import make_facts
+
 from fixenv.facts import normalize, provider
 from fixenv.runner import RecordingRunner
 
@@ -180,16 +182,11 @@ def test_path_beats_the_package_database():
     ("t", False, True), ("td", True, True),
 ])
 def test_debug_and_freethreaded_from_abiflags(abiflags, debug, freethreaded):
-    facts = {
-        "os": {"system": "Linux", "id": "fedora", "version": "41", "like": [], "arch": "x86_64"},
-        "managers": ["dnf"], "privilege": {"root": True, "sudo": False},
-        "python": {"executable": "/usr/bin/python3.13" + abiflags, "version": "3.13.1",
-                   "implementation": "CPython", "abiflags": abiflags, "prefix": "/usr",
-                   "base_prefix": "/usr", "in_venv": False,
-                   "include": "/usr/include/python3.13" + abiflags, "has_headers": False,
-                   "provider": "dnf"},
-        "compilers": {"cc": None, "cxx": None}, "env": {"CPATH": None},
-    }
+    facts = make_facts(os={"id": "fedora", "version": "41"}, managers=["dnf"],
+                       python={"executable": "/usr/bin/python3.13" + abiflags,
+                               "version": "3.13.1", "abiflags": abiflags,
+                               "include": "/usr/include/python3.13" + abiflags,
+                               "provider": "dnf"})
     py = normalize(facts)["python"]
     assert (py["debug"], py["freethreaded"], py["gil_disabled"]) == (debug, freethreaded,
                                                                      freethreaded)

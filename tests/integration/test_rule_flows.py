@@ -28,6 +28,7 @@ from fixenv.backends import apt
 from fixenv.engine import load_playbook, make_plan, resolve
 from fixenv.facts import osinfo, validate
 from fixenv.runner import RecordingRunner, Runner
+from tests.factsfix import make_facts
 from tests.fakes.fakebin import FakeMachine, real_python, relocated_copy
 
 R = real_python()
@@ -39,12 +40,9 @@ pytestmark = pytest.mark.skipif(R is None, reason="no pyenv CPython 3.9-3.12 wit
 
 def _facts(tree: str, py: Dict[str, Any], managers: List[str], *, root: bool,
            home: str = "") -> Dict[str, Any]:
-    f: Dict[str, Any] = {
-        "os": osinfo.detect_os(root_dir=os.path.join(DISTROS, tree)),
-        "managers": managers, "privilege": {"root": root, "sudo": False},
-        "python": dict(py), "compilers": {"cc": shutil.which("gcc"), "cxx": shutil.which("g++")},
-        "env": {"CPATH": None},
-    }
+    f = make_facts(root=root, os=osinfo.detect_os(root_dir=os.path.join(DISTROS, tree)),
+                   managers=managers, python=dict(py),
+                   compilers={"cc": shutil.which("gcc"), "cxx": shutil.which("g++")})
     if home:
         f["user"] = {"name": "u", "home": home}
     return validate(json.loads(json.dumps(f)), "facts")

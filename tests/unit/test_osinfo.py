@@ -194,15 +194,12 @@ def test_macos_facts_from_platform(monkeypatch):
 
 
 def test_macos_family_from_a_facts_file_without_family():
-    facts = {
-        "os": {"system": "Darwin", "id": "macos", "version": "15.1", "like": [], "arch": "arm64"},
-        "managers": ["brew"], "privilege": {"root": False, "sudo": False},
-        "python": {"executable": "/usr/bin/python3", "version": "3.9.6",
-                   "implementation": "CPython", "abiflags": "", "prefix": "/x",
-                   "base_prefix": "/x", "in_venv": False, "include": "/x/include",
-                   "has_headers": False, "provider": "xcode"},
-        "compilers": {"cc": None, "cxx": None}, "env": {"CPATH": None},
-    }
+    facts = make_facts(root=False,
+                       os={"system": "Darwin", "id": "macos", "version": "15.1", "arch": "arm64"},
+                       managers=["brew"],
+                       python={"executable": "/usr/bin/python3", "version": "3.9.6",
+                               "prefix": "/x", "base_prefix": "/x", "include": "/x/include",
+                               "provider": "xcode"})
     out = normalize(facts)
     assert out["os"]["family"] == "macos" and out["os"]["major"] == "15"
     assert out["python"]["platform"] == "darwin"
@@ -249,12 +246,7 @@ def test_detect_managers_family_first(family, present, expected):
 def test_system_manager_from_tree_and_binaries(name, present, system_manager):
     os_facts = osinfo.detect_os(root_dir=os.path.join(DISTROS, name))
     managers = osinfo.detect_managers(os_facts, which=fake_which(present))
-    facts: Dict = {
-        "os": os_facts, "managers": managers, "privilege": {"root": True, "sudo": False},
-        "python": {"executable": "/usr/bin/python3", "version": "3.12.1",
-                   "implementation": "CPython", "abiflags": "", "prefix": "/usr",
-                   "base_prefix": "/usr", "in_venv": False, "include": "/usr/include/python3.12",
-                   "has_headers": False, "provider": "unknown"},
-        "compilers": {"cc": None, "cxx": None}, "env": {"CPATH": None},
-    }
+    facts = make_facts(os=os_facts, managers=managers,
+                       python={"executable": "/usr/bin/python3", "version": "3.12.1",
+                               "include": "/usr/include/python3.12", "provider": "unknown"})
     assert normalize(facts)["system_manager"] == system_manager

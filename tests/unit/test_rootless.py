@@ -143,17 +143,12 @@ def test_remove_sysroot_only_removes_a_sysroot(tmp_path):
 
 def _rpm_facts(os_id, version, py_version, like=(), manager="dnf", abiflags="", root=False):
     xy = ".".join(py_version.split(".")[:2])
-    return normalize({
-        "os": {"system": "Linux", "id": os_id, "version": version, "like": list(like),
-               "arch": "x86_64"},
-        "managers": [manager], "privilege": {"root": root, "sudo": False},
-        "python": {"executable": "/usr/bin/python%s%s" % (xy, abiflags), "version": py_version,
-                   "implementation": "CPython", "abiflags": abiflags, "prefix": "/usr",
-                   "base_prefix": "/usr", "in_venv": False,
-                   "include": "/usr/include/python%s%s" % (xy, abiflags), "has_headers": False,
-                   "provider": manager},
-        "compilers": {"cc": "/usr/bin/gcc", "cxx": "/usr/bin/g++"},
-        "env": {"CPATH": None}})
+    return normalize(make_facts(
+        root=root, os={"id": os_id, "version": version, "like": list(like)}, managers=[manager],
+        python={"executable": "/usr/bin/python%s%s" % (xy, abiflags), "version": py_version,
+                "abiflags": abiflags, "include": "/usr/include/python%s%s" % (xy, abiflags),
+                "provider": manager},
+        compilers={"cc": "/usr/bin/gcc", "cxx": "/usr/bin/g++"}))
 
 
 @pytest.mark.parametrize("os_id,version,like,py,abiflags,manager,want", [
