@@ -209,9 +209,11 @@ class Executor:
     def _package_wait(self, argv: Sequence[str]) -> float:
         """What the command itself was told to wait (apt-get's DPkg::Lock::Timeout, from the
         plan), else what fixenv waits."""
+        from fixenv.backends.apt import LOCK_OPTION
+
         for arg in argv:
-            if arg.startswith("DPkg::Lock::Timeout="):
-                value = arg.split("=", 1)[1]
+            if arg.startswith(LOCK_OPTION):
+                value = arg[len(LOCK_OPTION):]
                 if value.isdigit():
                     return float(value)
         return self._lock_wait()

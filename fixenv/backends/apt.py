@@ -17,13 +17,16 @@ NAME = "apt"
 NEEDS_ROOT = True
 LISTS_DIR = "/var/lib/apt/lists"
 ENV = (("DEBIAN_FRONTEND", "noninteractive"),)
+LOCK_OPTION = "DPkg::Lock::Timeout="  # + seconds: how long apt-get waits for the dpkg lock
 
 
 def lock_timeout(facts: Optional[Facts] = None) -> int:
     """Seconds apt-get waits for the dpkg lock: the `invocation.lock_timeout` fact (this run's
     $FIXENV_LOCK_TIMEOUT, fixenv/facts/invocation.py), 120 when facts do not say."""
+    from fixenv.facts.invocation import DEFAULT_TIMEOUT
+
     value = ((facts or {}).get("invocation") or {}).get("lock_timeout")
-    return value if isinstance(value, int) and not isinstance(value, bool) else 120
+    return value if isinstance(value, int) and not isinstance(value, bool) else DEFAULT_TIMEOUT
 
 
 def parse_dpkg_query(text: str) -> Dict[str, Optional[str]]:
@@ -72,13 +75,13 @@ def needs_refresh(names: Sequence[str], runner: Runner, facts: Facts) -> bool:
 
 
 def refresh(facts: Optional[Facts] = None) -> Optional[Command]:
-    return Command(("apt-get", "-o", "DPkg::Lock::Timeout=%d" % lock_timeout(facts), "update"),
+    return Command(("apt-get", "-o", LOCK_OPTION + "%d" % lock_timeout(facts), "update"),
                    root=True, env=ENV, purpose="refresh package lists")
 
 
 def install(names: Sequence[str], *, reinstall: bool = False, prefix: Optional[str] = None,
             facts: Optional[Facts] = None) -> List[Command]:
-    argv = ["apt-get", "-o", "DPkg::Lock::Timeout=%d" % lock_timeout(facts), "install", "-y",
+    argv = ["apt-get", "-o", LOCK_OPTION + "%d" % lock_timeout(facts), "install", "-y",
             "--no-install-recommends"]
     if reinstall:
         argv.append("--reinstall")

@@ -25,8 +25,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from fixenv.errors import InputError
 from fixenv.facts import buildenv as _buildenv
-from fixenv.facts import invocation as _invocation
 from fixenv.facts import compilers as _compilers
+from fixenv.facts import invocation as _invocation
 from fixenv.facts import osinfo, provider
 from fixenv.facts import python as _python
 from fixenv.facts import user as _user

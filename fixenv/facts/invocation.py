@@ -23,6 +23,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
+from fixenv import errors
+
 TIMEOUT_ENV = "FIXENV_LOCK_TIMEOUT"
 FILE_ENV = "FIXENV_LOCK_FILE"
 DEFAULT_TIMEOUT = 120
@@ -34,8 +36,6 @@ def _env(environ: Optional[Mapping[str, str]]) -> Mapping[str, str]:
 
 def lock_timeout(environ: Optional[Mapping[str, str]] = None) -> float:
     """Seconds to wait for a lock: $FIXENV_LOCK_TIMEOUT (a number >= 0), else 120."""
-    from fixenv import errors
-
     raw = _env(environ).get(TIMEOUT_ENV, "")
     if not raw.strip():
         return float(DEFAULT_TIMEOUT)
